@@ -1,0 +1,50 @@
+# Two commands for everyone: `make lab` (set up + open the course) and `make test`.
+# Everything installs into ./.venv from this repository's own files.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+# The tested PyTorch release. Learners may pick another build, e.g. for a GPU:
+#   make lab TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu128"
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+STAMP       := $(VENV)/.setup-stamp
+LAB_ARGS    ?=
+PYTEST_ARGS ?=
+
+# Offline machines with the course's data mirror beside the clone use it automatically.
+ifeq ($(origin COURSE_DATA_MIRROR), undefined)
+  ifneq ($(wildcard ../shared/data/checksums.sha256),)
+    export COURSE_DATA_MIRROR := $(abspath ../shared/data)
+  endif
+endif
+
+.PHONY: setup lab test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -c "import torch, spacy, course_utils; print('course ready: torch', torch.__version__)"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab lessons/ $(LAB_ARGS)
+
+# Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).
+test: setup
+	COURSE_MODE=smoke $(PY) -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""Just enough torch.distributed for the course: the same script runs alone or under torchrun.
+
+``torchrun --nproc_per_node=N script.py`` sets ``RANK``, ``WORLD_SIZE`` and
+``LOCAL_RANK``; everything here reads those, so samplers can shard data before
+the trainer has initialised the process group.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def world_size() -> int:
+    """Number of processes taking part (1 when not launched by torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    """This process's global rank (0 when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def local_rank() -> int:
+    """This process's rank on its own machine: which GPU it should use."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_distributed() -> bool:
+    """True under torchrun with more than one process."""
+    return world_size() > 1
+
+
+def is_main_process() -> bool:
+    """Only rank 0 prints, draws progress bars and saves checkpoints."""
+    return rank() == 0
+
+
+def init_distributed() -> bool:
+    """Initialise the process group once when launched with several processes.
+
+    Uses NCCL when CUDA is available and gloo otherwise (the CPU backend). Returns
+    whether this run is distributed. Safe to call repeatedly.
+    """
+    if not is_distributed():
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank())
+        dist.init_process_group(backend=backend)
+    return True
+
+
+def distributed_device() -> torch.device | None:
+    """The device this rank should use under torchrun, or None when not distributed."""
+    if not is_distributed():
+        return None
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank())
+    return torch.device("cpu")

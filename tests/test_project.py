@@ -1,0 +1,46 @@
+"""The project's own files agree with each other: packages, README commands, CI."""
+
+import re
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_and_pyproject_name_the_same_packages():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"]}
+    wanted |= {_name(r) for r in project["optional-dependencies"]["dev"]}
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = set(), set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip |= {_name(r) for r in dep["pip"] if not r.startswith("-")}
+        else:
+            conda.add(_name(dep))
+    conda -= {"python", "pip"}
+    assert conda | pip == wanted
+    assert "torch==2.13.0" in next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+
+
+def test_readme_quick_start_has_exactly_two_commands_that_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```(?:bash|sh)?\n(.*?)```", quick, flags=re.S)
+    lines = [c.strip() for block in commands for c in block.strip().splitlines()]
+    assert lines == ["make lab", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ci_pins_the_local_torch_wheel_and_the_mirror():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "torch==2.13.0" in ci
+    assert "COURSE_DATA_MIRROR" in ci
+    assert "shared/data" in ci
