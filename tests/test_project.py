@@ -32,7 +32,7 @@ def test_environment_yml_and_pyproject_name_the_same_packages():
 
 def test_readme_quick_start_has_exactly_two_commands_that_ci_runs():
     readme = (ROOT / "README.md").read_text()
-    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    quick = readme.split("## Quick start", 1)[1].split("\n#", 1)[0]
     commands = re.findall(r"```(?:bash|sh)?\n(.*?)```", quick, flags=re.S)
     lines = [c.strip() for block in commands for c in block.strip().splitlines()]
     assert lines == ["make lab", "make test"]
