@@ -1,0 +1,190 @@
+"""predict_sentiment / predict_sentiments on the learner's own text."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from course_utils import inference
+from course_utils.data.text import Vocab
+from course_utils.inference import default_tokenizer, predict_sentiment, predict_sentiments
+
+WORDS = ["the", "film", "was", "great", "terrible", "acting", "plot", "a", "good", "bad", "!"]
+VOCAB = Vocab(["<unk>", "<pad>", *WORDS])
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and busy shared cores make them spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def split(text: str) -> list[str]:
+    return text.lower().split()
+
+
+class TinyLSTM(nn.Module):
+    """Packed LSTM, one logit; optional max_len like the course's RecurrentClassifier."""
+
+    def __init__(self, vocab_size: int = len(VOCAB), max_len: int | None = None, outputs: int = 1):
+        super().__init__()
+        self.config = {"vocab_size": vocab_size, "max_len": max_len, "outputs": outputs}
+        self.max_len = max_len
+        torch.manual_seed(0)
+        self.embedding = nn.Embedding(vocab_size, 6, padding_idx=VOCAB.pad_index)
+        self.rnn = nn.LSTM(6, 8, batch_first=True)
+        self.fc = nn.Linear(8, outputs)
+
+    def forward(self, tokens, lengths):
+        packed = pack_padded_sequence(
+            self.embedding(tokens), lengths, batch_first=True, enforce_sorted=False
+        )
+        _, (hidden, _) = self.rnn(packed)
+        return self.fc(hidden[-1])
+
+
+class ConfigOnlyMaxLen(TinyLSTM):
+    """Knows its maximum length only through its config (no attribute)."""
+
+    def __init__(self, max_len: int):
+        super().__init__(max_len=None)
+        self.config["max_len"] = max_len
+        del self.max_len
+
+
+class Recorder(nn.Module):
+    """Records its inputs; the logit is the mean token id (so texts differ)."""
+
+    def __init__(self):
+        super().__init__()
+        self.config = {}
+        self.scale = nn.Parameter(torch.tensor(0.1))
+        self.calls: list[tuple[torch.Tensor, torch.Tensor, bool, bool]] = []
+
+    def forward(self, tokens, lengths):
+        self.calls.append((tokens.clone(), lengths.clone(), self.training, torch.is_grad_enabled()))
+        mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        mean = (tokens * mask).sum(1) / lengths
+        return (self.scale * (mean - 6.0))[:, None]
+
+
+def test_returns_a_probability_with_the_default_tokenizer():
+    model = TinyLSTM()
+    p = predict_sentiment(model, VOCAB, "The film was <br />great!")
+    assert isinstance(p, float) and 0.0 <= p <= 1.0
+    assert default_tokenizer() is default_tokenizer()  # spaCy set up once
+    logit = model(
+        torch.tensor([VOCAB.encode(["the", "film", "was", "great", "!"])]), torch.tensor([5])
+    )
+    assert p == pytest.approx(torch.sigmoid(logit).item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_empty_text_is_a_clear_error(text):
+    with pytest.raises(ValueError, match=r"empty.*Write a sentence"):
+        predict_sentiment(TinyLSTM(), VOCAB, text, tokenizer=split)
+
+
+def test_text_without_tokens_is_a_clear_error():
+    with pytest.raises(ValueError, match="no words left after tokenising"):
+        predict_sentiment(TinyLSTM(), VOCAB, "<br /><br />")
+    with pytest.raises(TypeError, match="predict_sentiments"):
+        predict_sentiment(TinyLSTM(), VOCAB, ["a list", "of texts"])
+
+
+@pytest.mark.parametrize(
+    ("model", "max_len"),
+    [(TinyLSTM(max_len=5), None), (ConfigOnlyMaxLen(5), None), (TinyLSTM(), 5)],
+    ids=["attribute", "config", "argument"],
+)
+def test_long_text_is_truncated_with_a_warning(model, max_len):
+    text = "the film was great the acting was bad bad bad"  # 10 tokens
+    with pytest.warns(UserWarning, match=r"10 tokens but the model reads at most 5") as record:
+        p_long = predict_sentiment(model, VOCAB, text, tokenizer=split, max_len=max_len)
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p_short = predict_sentiment(
+            model, VOCAB, "the film was great the", tokenizer=split, max_len=max_len
+        )
+    assert p_long == p_short
+    assert p_long != predict_sentiment(
+        TinyLSTM(), VOCAB, text, tokenizer=split
+    )  # truncation mattered
+
+
+def test_unknown_words_map_to_unk():
+    model = TinyLSTM()
+    p1 = predict_sentiment(model, VOCAB, "the xyzzy was great", tokenizer=split)
+    p2 = predict_sentiment(model, VOCAB, "the plugh was great", tokenizer=split)
+    p3 = predict_sentiment(model, VOCAB, "the <unk> was great", tokenizer=split)
+    assert p1 == p2 == p3
+    assert 0.0 <= p1 <= 1.0
+
+
+def test_runs_in_eval_mode_without_grad_and_restores_the_mode():
+    model = Recorder()
+    for mode in (True, False):
+        model.train(mode)
+        predict_sentiment(model, VOCAB, "good film", tokenizer=split)
+        assert model.training is mode
+        _, _, was_training, grad_enabled = model.calls[-1]
+        assert not was_training and not grad_enabled
+
+
+def test_batched_predictions_pad_with_pad_index_and_keep_order():
+    texts = ["good", "the film was great !", "bad acting", "a terrible plot the end"]
+    recorder = Recorder()
+    probs = predict_sentiments(recorder, VOCAB, texts, tokenizer=split, batch_size=3)
+    assert len(probs) == 4
+    singles = [predict_sentiment(recorder, VOCAB, t, tokenizer=split) for t in texts]
+    assert probs == pytest.approx(singles, abs=1e-6)
+    tokens, lengths, _, _ = recorder.calls[0]  # first batch: the 3 shortest texts
+    assert sorted(lengths.tolist()) == [1, 2, 5]
+    for row, length in enumerate(lengths.tolist()):
+        assert (tokens[row, length:] == VOCAB.pad_index).all()
+        assert (tokens[row, :length] != VOCAB.pad_index).all()
+
+    lstm = TinyLSTM()  # packed: padding does not change a prediction
+    batched = predict_sentiments(lstm, VOCAB, texts, tokenizer=split)
+    assert batched == pytest.approx(
+        [predict_sentiment(lstm, VOCAB, t, tokenizer=split) for t in texts], abs=1e-6
+    )
+
+
+def test_batched_errors_name_the_bad_text():
+    with pytest.raises(ValueError, match="at index 1 is empty"):
+        predict_sentiments(TinyLSTM(), VOCAB, ["good", " "], tokenizer=split)
+    with pytest.raises(TypeError, match="list of texts"):
+        predict_sentiments(TinyLSTM(), VOCAB, "one text", tokenizer=split)
+    with pytest.warns(UserWarning, match="1 text\\(s\\) are longer"):
+        predict_sentiments(TinyLSTM(max_len=2), VOCAB, ["good", "the good film"], tokenizer=split)
+
+
+def test_two_class_models_work_and_multiclass_models_are_refused():
+    two = TinyLSTM(outputs=2)
+    p = predict_sentiment(two, VOCAB, "good film", tokenizer=split)
+    tokens = torch.tensor([VOCAB.encode(["good", "film"])])
+    expected = torch.softmax(two(tokens, torch.tensor([2])), dim=1)[0, 1].item()
+    assert p == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="binary classifier"):
+        predict_sentiment(TinyLSTM(outputs=3), VOCAB, "good film", tokenizer=split)
+
+
+def test_real_course_classifier_uses_its_max_len():
+    models = pytest.importorskip("course_utils.models")
+    cls = getattr(models, "MODEL_CLASSES", {}).get("RecurrentClassifier")
+    if cls is None:
+        pytest.skip("RecurrentClassifier is not available yet")
+    model = cls(len(VOCAB), 6, 6, 1, padding_idx=VOCAB.pad_index, max_len=3, bidirectional=True)
+    with pytest.warns(UserWarning, match="at most 3"):
+        p = predict_sentiment(model, VOCAB, "the film was great", tokenizer=split)
+    assert p == predict_sentiment(model, VOCAB, "the film was", tokenizer=split)
+    assert inference.model_max_len(model) == 3
