@@ -952,10 +952,7 @@ def _unpack_tar(archive: Path, dest: Path) -> None:
                     raise _reject(archive, member.name, reason)
                 _extract_tar_member(tar, member, dest)
     except tarfile.TarError as exc:
-        raise DataError(
-            f"Could not extract {archive}: {exc}. The archive may be damaged; delete it "
-            "and run the download again."
-        ) from exc
+        raise _damaged(archive, exc) from exc
 
 
 def _extract_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
@@ -975,14 +972,18 @@ def _unpack_zip(archive: Path, dest: Path) -> None:
                     raise _reject(archive, info.filename, reason)
                 _extract_zip_member(zf, info, dest)
     except zipfile.BadZipFile as exc:
-        raise DataError(
-            f"Could not extract {archive}: {exc}. The archive may be damaged; delete it "
-            "and run the download again."
-        ) from exc
+        raise _damaged(archive, exc) from exc
 
 
 def _extract_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> None:
     zf.extract(info, dest)
+
+
+def _damaged(archive: Path, exc: Exception) -> DataError:
+    return DataError(
+        f"Could not extract {archive}: {exc}. The archive may be damaged; delete it "
+        "and run the download again."
+    )
 
 
 # --------------------------------------------------------------------------- helpers
