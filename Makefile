@@ -10,6 +10,8 @@ TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP       := $(VENV)/.setup-stamp
 LAB_ARGS    ?=
+# Jupyter refuses to start as root (containers, cloud VMs) unless told it is fine.
+LAB_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 # Offline machines with the course's data mirror beside the clone use it automatically.
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab lessons/ $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab lessons/ $(LAB_ROOT) $(LAB_ARGS)
 
 # Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).
 test: setup
