@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab lessons/ $(LAB_ROOT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS)
 
 # Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).
 test: setup
