@@ -97,12 +97,6 @@ class Tokenizer:
             tokens.extend(pieces)
         return tokens
 
-    def tokenize_all(
-        self, texts: Sequence[str], progress: bool = True, desc: str = "tokenising"
-    ) -> list[list[str]]:
-        """Tokenise many texts with a progress bar."""
-        return [self(t) for t in tqdm(texts, desc=desc, disable=not progress, unit="text")]
-
 
 @dataclass
 class TokenizedCorpus:
