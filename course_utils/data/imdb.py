@@ -178,19 +178,6 @@ class ImdbLoaders:
         return f"ImdbLoaders({sizes}, vocab={len(self.vocab)}, max_len={self.max_len})"
 
 
-def encode_split(
-    split: TextSplit,
-    tokenizer: Tokenizer,
-    vocab: Vocab,
-    *,
-    progress: bool = True,
-    desc: str = "tokenising",
-) -> EncodedDataset:
-    """Tokenise (cached on disk) and numericalise one split into an :class:`EncodedDataset`."""
-    corpus = tokenize_corpus(split.texts, tokenizer, progress=progress, desc=desc)
-    return EncodedDataset(*numericalize(corpus, vocab), split.labels)
-
-
 def imdb_dataloaders(
     data: ImdbData | None = None,
     *,
@@ -214,17 +201,16 @@ def imdb_dataloaders(
     """
     data = data or load_imdb(seed=seed)
     tokenizer = tokenizer or Tokenizer()
-    if vocab is None:
-        train_corpus = tokenize_corpus(
-            data.train.texts, tokenizer, progress=progress, desc="tokenising train"
-        )
-        vocab = Vocab.build(train_corpus, max_size=max_size, min_freq=min_freq)
+    splits = {"train": data.train, "valid": data.valid, "test": data.test}
+    corpora = {
+        name: tokenize_corpus(split.texts, tokenizer, progress=progress, desc=f"tokenising {name}")
+        for name, split in splits.items()
+    }
+    vocab = vocab or Vocab.build(corpora["train"], max_size=max_size, min_freq=min_freq)
     collate = PadCollate(vocab.pad_index, max_len)
 
-    def loader(split: TextSplit, name: str, training: bool) -> DataLoader:
-        dataset = encode_split(
-            split, tokenizer, vocab, progress=progress, desc=f"tokenising {name}"
-        )
+    def loader(name: str, training: bool) -> DataLoader:
+        dataset = EncodedDataset(*numericalize(corpora[name], vocab), splits[name].labels)
         lengths = dataset.lengths if max_len is None else np.minimum(dataset.lengths, max_len)
         size = batch_size if training else (eval_batch_size or batch_size)
         # pool_factor=1 sorts only inside each random batch: plain random batching.
@@ -233,9 +219,9 @@ def imdb_dataloaders(
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
     return ImdbLoaders(
-        train=loader(data.train, "train", True),
-        valid=loader(data.valid, "valid", False),
-        test=loader(data.test, "test", False),
+        train=loader("train", True),
+        valid=loader("valid", False),
+        test=loader("test", False),
         vocab=vocab,
         tokenizer=tokenizer,
         max_len=max_len,
