@@ -17,13 +17,7 @@ WORDS = ["the", "film", "was", "great", "terrible", "acting", "plot", "a", "good
 VOCAB = Vocab(["<unk>", "<pad>", *WORDS])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and busy shared cores make them spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def split(text: str) -> list[str]:

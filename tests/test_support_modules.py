@@ -14,13 +14,7 @@ from course_utils.benchmark import make_batches, padded_positions, training_thro
 from course_utils.data.text import TokenizedCorpus, Vocab
 from course_utils.models import RecurrentClassifier
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_word2vec_is_trained_once_then_served_from_cache(tmp_path, monkeypatch):

@@ -72,13 +72,7 @@ class Flat(TinyLSTM):
         return super().forward(tokens, lengths).squeeze(-1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and busy shared cores make them spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_data(n: int, seed: int, task: str = "contains3"):
