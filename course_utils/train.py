@@ -5,15 +5,16 @@ and ``fit`` does the rest the same way everywhere:
 
 * device placement (GPU when there is one; ``lengths`` stay on the CPU for packing),
 * per-example loss and accuracy for binary (one logit) and multi-class (C logits) models,
+  or per token for taggers, language models and seq2seq (a :mod:`course_utils.tasks` task),
 * gradient clipping, early stopping and keeping (and restoring) the best weights,
 * a checkpoint of the best model with a reference to its vocabulary,
 * ``tqdm`` progress bars and a :class:`History` for plots and result tables,
 * deterministic seeding, and
 * DistributedDataParallel when the same script is launched with ``torchrun``.
 
-Batches are ``(tokens [B, T], lengths [B], labels [B])`` as
+By default batches are ``(tokens [B, T], lengths [B], labels [B])`` as
 :class:`course_utils.data.batching.PadCollate` makes them, and models are called as
-``model(tokens, lengths)``.
+``model(tokens, lengths)``; other tasks define their own batch layout.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from tqdm.auto import tqdm
 
 from course_utils import config, distributed
 from course_utils.checkpoint import save_checkpoint, unwrap
+from course_utils.tasks import Classification, Task, batch_metrics
 
 MONITORS = ("valid_acc", "valid_loss", "train_acc", "train_loss")
 
 __all__ = [
     "History",
+    "Task",
     "batch_metrics",
     "evaluate",
     "fit",
@@ -72,6 +75,7 @@ class History:
     best_metric: float | None = None
     monitor: str = "valid_acc"
     stopped_early: bool = False
+    unit: str = "example"
 
     def __len__(self) -> int:
         return len(self.train_loss)
@@ -160,60 +164,6 @@ class History:
 # --------------------------------------------------------------------------- metrics
 
 
-def batch_metrics(
-    logits: torch.Tensor, labels: torch.Tensor, loss_fn: Callable
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mean loss over the batch, number of correct predictions)`` for one batch.
-
-    One logit per example (``[B]`` or ``[B, 1]``) is a binary classifier: the loss is
-    ``loss_fn(logits.view(-1), labels.float())`` (e.g. ``BCEWithLogitsLoss``) and a
-    prediction is positive when its logit is above 0. ``[B, C]`` with ``C > 1`` is a
-    multi-class classifier: ``loss_fn(logits, labels)`` (e.g. ``CrossEntropyLoss``) and
-    the prediction is the arg-max.
-    """
-    if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
-        flat = logits.reshape(-1)
-        if flat.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"The model returned {flat.shape[0]} logits for {labels.shape[0]} labels."
-            )
-        loss = loss_fn(flat, labels.to(flat.dtype))
-        correct = ((flat > 0).long() == labels.long()).sum()
-    elif logits.dim() == 2:
-        loss = loss_fn(logits, labels)
-        correct = (logits.argmax(dim=1) == labels).sum()
-    else:
-        raise ValueError(
-            f"A classifier must return logits of shape [batch] or [batch, classes]; got "
-            f"{tuple(logits.shape)}. Sequence models (taggers, language models) need their "
-            "own loop."
-        )
-    if loss.dim() != 0:
-        raise ValueError(
-            "loss_fn must return the mean loss of the batch (a scalar); got shape "
-            f"{tuple(loss.shape)}. Use the default reduction='mean'."
-        )
-    return loss, correct
-
-
-def _unpack(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    if not isinstance(batch, list | tuple) or len(batch) != 3:
-        raise ValueError(
-            "Each batch must be (tokens, lengths, labels), as PadCollate makes them; got "
-            f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}."
-        )
-    return batch
-
-
-def _to_device(tokens, lengths, labels, device):
-    non_blocking = device.type == "cuda"
-    return (
-        tokens.to(device, non_blocking=non_blocking),
-        lengths.cpu(),  # pack_padded_sequence wants lengths on the CPU
-        labels.to(device, non_blocking=non_blocking),
-    )
-
-
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in model.parameters():
         return tensor.device
@@ -263,8 +213,12 @@ def evaluate(
     device: torch.device | str | None = None,
     progress: bool = False,
     desc: str = "evaluating",
+    task: Task | None = None,
 ) -> dict:
-    """Mean loss per example, accuracy and number of examples of ``model`` on ``loader``.
+    """Mean loss per unit, accuracy and number of units of ``model`` on ``loader``.
+
+    Units are what ``task`` counts (default :class:`~course_utils.tasks.Classification`:
+    examples; tagging, language models and seq2seq: tokens).
 
     Runs in eval mode without gradients and puts the model back in the mode it was in.
     ``device`` defaults to the device the model is on. Under ``torchrun`` the sums are
@@ -275,18 +229,18 @@ def evaluate(
     device = torch.device(device) if device is not None else _model_device(module)
     was_training = module.training
     module.eval()
+    task = task if task is not None else Classification()
+    task.start_epoch(training=False)
     total_loss = torch.zeros((), dtype=_acc_dtype(device), device=device)
     total_correct = torch.zeros((), dtype=_acc_dtype(device), device=device)
     n = 0
     show = progress and distributed.is_main_process()
     try:
         for batch in tqdm(loader, desc=desc, leave=False, disable=not show):
-            tokens, lengths, labels = _to_device(*_unpack(batch), device)
-            logits = module(tokens, lengths)
-            loss, correct = batch_metrics(logits, labels, loss_fn)
-            total_loss += loss.to(total_loss.dtype) * labels.shape[0]
-            total_correct += correct
-            n += labels.shape[0]
+            result = task.step(module, batch, loss_fn, device, training=False)
+            total_loss += result.loss.to(total_loss.dtype) * result.count
+            total_correct += result.correct
+            n += result.count
     finally:
         module.train(was_training)
     loss_sum, correct_sum, n_sum = _all_reduce(
@@ -314,8 +268,9 @@ def predict(
     probs, all_labels = [], []
     try:
         for batch in loader:
-            tokens, lengths, labels = _to_device(*_unpack(batch), device)
-            logits = module(tokens, lengths)
+            tokens, lengths, labels = batch
+            logits = module(tokens.to(device), lengths.cpu())
+            labels = labels.to(device)
             if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
                 probs.append(torch.sigmoid(logits.reshape(-1)).float().cpu())
             else:
@@ -388,6 +343,7 @@ def fit(
     scheduler_interval: str = "epoch",
     history: History | None = None,
     name: str | None = None,
+    task: Task | None = None,
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its :class:`History`.
 
@@ -405,6 +361,12 @@ def fit(
     the monitored metric) or, with ``scheduler_interval="batch"``, after every batch.
     Passing the ``history`` of an earlier ``fit`` continues it: epochs are appended and
     only an epoch better than its ``best_metric`` counts as an improvement.
+
+    ``task`` says how a batch becomes a loss (see :mod:`course_utils.tasks`): the
+    default :class:`~course_utils.tasks.Classification` (one label per sequence),
+    ``TokenClassification`` (tagging), ``LanguageModelling`` (next token, optionally
+    with the hidden state carried between chunks) or ``Seq2Seq`` (teacher forcing).
+    Losses and accuracies in the history are means over the task's units.
 
     Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank
     trains on its shard (``BucketBatchSampler`` shards automatically, and must give
@@ -446,8 +408,9 @@ def fit(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
+    task = task if task is not None else Classification()
     if history is None:
-        history = History(name=name or type(module).__name__, monitor=monitor)
+        history = History(name=name or type(module).__name__, monitor=monitor, unit=task.unit)
         best = None
     else:
         if name is not None:
@@ -479,23 +442,23 @@ def fit(
         total_correct = torch.zeros((), dtype=_acc_dtype(device), device=device)
         n = 0
         lr = _current_lr(optimizer)
+        task.start_epoch(training=True)
         batch_bar = tqdm(
             train_loader, desc=f"epoch {epoch + 1}", leave=False, unit="batch", disable=not show
         )
         for step, batch in enumerate(batch_bar):
-            tokens, lengths, labels = _to_device(*_unpack(batch), device)
             optimizer.zero_grad(set_to_none=True)
-            logits = train_model(tokens, lengths)
-            loss, correct = batch_metrics(logits, labels, loss_fn)
+            result = task.step(train_model, batch, loss_fn, device, training=True)
+            loss = result.loss
             loss.backward()
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
             optimizer.step()
             if scheduler is not None and scheduler_interval == "batch":
                 scheduler.step()
-            total_loss += loss.detach().to(total_loss.dtype) * labels.shape[0]
-            total_correct += correct
-            n += labels.shape[0]
+            total_loss += loss.detach().to(total_loss.dtype) * result.count
+            total_correct += result.correct
+            n += result.count
             if show and (step % 10 == 0):
                 batch_bar.set_postfix(
                     loss=f"{total_loss.item() / n:.4f}", acc=f"{total_correct.item() / n:.3f}"
@@ -508,7 +471,7 @@ def fit(
         if n_sum == 0:
             raise ValueError("The training loader yielded no examples.")
 
-        valid = evaluate(module, valid_loader, loss_fn, device=device, progress=show)
+        valid = evaluate(module, valid_loader, loss_fn, device=device, progress=show, task=task)
         history.train_loss.append(loss_sum / n_sum)
         history.train_acc.append(correct_sum / n_sum)
         history.valid_loss.append(valid["loss"])
