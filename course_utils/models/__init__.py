@@ -4,6 +4,8 @@
 * :mod:`~course_utils.models.seeds`: the seed tutorials' classifiers and generator.
 * :mod:`~course_utils.models.classifier`: the configurable classifier the lessons build.
 * :mod:`~course_utils.models.embeddings`: pretrained GloVe / word2vec matrices.
+* :mod:`~course_utils.models.seq2seq`: encoder–decoders for translation (with and without attention).
+* :mod:`~course_utils.models.language_model`: a character / word language model (RNN, LSTM, GRU).
 
 ``MODEL_CLASSES`` maps each class name to its class. Every model keeps its
 constructor arguments in ``model.config``, so a checkpoint that stores the
@@ -25,8 +27,10 @@ from course_utils.models.embeddings import (
     load_glove_vectors,
     vectors_from_keyed_vectors,
 )
+from course_utils.models.language_model import CharLanguageModel
 from course_utils.models.scratch import ScratchRNN
 from course_utils.models.seeds import GRUModel, RNNModel, TextClassifier, TextGenerator
+from course_utils.models.seq2seq import AttentionSeq2Seq, BottleneckSeq2Seq
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls
@@ -37,6 +41,9 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {
         GRUModel,
         TextGenerator,
         RecurrentClassifier,
+        CharLanguageModel,
+        BottleneckSeq2Seq,
+        AttentionSeq2Seq,
     )
 }
 
@@ -53,6 +60,9 @@ def count_parameters(model: nn.Module) -> int:
 __all__ = [
     "MODEL_CLASSES",
     "AttentionPooling",
+    "AttentionSeq2Seq",
+    "BottleneckSeq2Seq",
+    "CharLanguageModel",
     "EmbeddingMatrix",
     "GRUModel",
     "RNNModel",
