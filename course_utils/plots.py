@@ -366,3 +366,68 @@ def plot_gradient_norms(
     if title:
         ax.set_title(title)
     return _done(fig)
+
+
+# --------------------------------------------------------------------------- confusion matrix
+
+
+def plot_confusion_matrix(
+    matrix: Any,
+    labels: Sequence[str],
+    *,
+    normalize: bool = True,
+    title: str | None = None,
+    hide_diagonal: bool = False,
+) -> Figure:
+    """Heat map of a confusion matrix: rows are the true classes, columns the predicted ones.
+
+    ``matrix[i, j]`` counts examples of class ``labels[i]`` predicted as ``labels[j]``
+    (what ``torchmetrics``' ``multiclass_confusion_matrix`` returns). ``normalize``
+    divides each row by its total, so a cell reads "share of the true class's
+    tokens" and rare classes are as visible as frequent ones. ``hide_diagonal``
+    blanks the correct predictions, so the colour scale shows only the mistakes.
+    """
+    values = np.asarray(
+        matrix.detach().cpu().numpy() if hasattr(matrix, "detach") else matrix, dtype=float
+    )
+    labels = [str(label) for label in labels]
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise ValueError(f"A confusion matrix must be square, got shape {values.shape}.")
+    if values.shape[0] != len(labels):
+        raise ValueError(
+            f"The matrix has {values.shape[0]} classes but {len(labels)} labels were given."
+        )
+    if normalize:
+        totals = values.sum(axis=1, keepdims=True)
+        values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
+    if hide_diagonal:
+        values = values.copy()
+        np.fill_diagonal(values, np.nan)
+    n = len(labels)
+    size = max(4.0, 0.42 * n + 2.0)
+    fig = _new_figure(figsize=(size + 1.0, size), layout="constrained")
+    ax = fig.subplots()
+    vmax = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax or 1.0)
+    for i in range(n):
+        for j in range(n):
+            value = values[i, j]
+            if not np.isfinite(value) or value == 0:
+                continue
+            text = f"{value:.2f}".lstrip("0") if normalize else f"{value:.0f}"
+            if normalize and value < 0.005:
+                continue  # rounds to .00: leave the cell clean
+            dark = value > 0.6 * vmax
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black"
+            )
+    ax.set_xticks(np.arange(n), labels, rotation=90)
+    ax.set_yticks(np.arange(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(
+        image, ax=ax, label="share of the true class" if normalize else "count", shrink=0.8
+    )
+    if title:
+        ax.set_title(title)
+    return _done(fig)

@@ -317,6 +317,14 @@ def test_model_classes_rebuild_every_model_from_its_config():
             "bidirectional": True,
             "pooling": ["mean", "attention"],
         },
+        "BiLSTMTagger": {
+            "vocab_size": VOCAB,
+            "embed_dim": 4,
+            "hidden_dim": 3,
+            "num_tags": 5,
+            "num_chars": 7,
+            "char_padding_idx": 1,
+        },
     }
     assert set(MODEL_CLASSES) == set(examples)
     for name, kwargs in examples.items():

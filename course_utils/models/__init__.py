@@ -6,6 +6,7 @@
 * :mod:`~course_utils.models.embeddings`: pretrained GloVe / word2vec matrices.
 * :mod:`~course_utils.models.seq2seq`: encoder–decoders for translation (with and without attention).
 * :mod:`~course_utils.models.language_model`: a character / word language model (RNN, LSTM, GRU).
+* :mod:`~course_utils.models.tagger`: a BiLSTM sequence labeller with a character CNN.
 
 ``MODEL_CLASSES`` maps each class name to its class. Every model keeps its
 constructor arguments in ``model.config``, so a checkpoint that stores the
@@ -21,6 +22,7 @@ from course_utils.models.classifier import (
     AttentionPooling,
     RecurrentClassifier,
     reverse_padded,
+    run_masked,
 )
 from course_utils.models.embeddings import (
     EmbeddingMatrix,
@@ -31,6 +33,7 @@ from course_utils.models.language_model import CharLanguageModel
 from course_utils.models.scratch import ScratchRNN
 from course_utils.models.seeds import GRUModel, RNNModel, TextClassifier, TextGenerator
 from course_utils.models.seq2seq import AttentionSeq2Seq, BottleneckSeq2Seq
+from course_utils.models.tagger import BiLSTMTagger, CharCNN
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls
@@ -44,6 +47,7 @@ MODEL_CLASSES: dict[str, type[nn.Module]] = {
         CharLanguageModel,
         BottleneckSeq2Seq,
         AttentionSeq2Seq,
+        BiLSTMTagger,
     )
 }
 
@@ -61,7 +65,9 @@ __all__ = [
     "MODEL_CLASSES",
     "AttentionPooling",
     "AttentionSeq2Seq",
+    "BiLSTMTagger",
     "BottleneckSeq2Seq",
+    "CharCNN",
     "CharLanguageModel",
     "EmbeddingMatrix",
     "GRUModel",
@@ -73,5 +79,6 @@ __all__ = [
     "count_parameters",
     "load_glove_vectors",
     "reverse_padded",
+    "run_masked",
     "vectors_from_keyed_vectors",
 ]

@@ -32,7 +32,12 @@ LENGTH_MODES = ("auto", "masked", "packed", "none")
 # The fused multi-step kernels behind nn.RNN / nn.LSTM / nn.GRU. The masked
 # bidirectional path calls them one layer and direction at a time with the
 # module's own parameters.
-_FUSED_KERNELS = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}
+_MODE_KERNELS = {
+    "RNN_TANH": torch.rnn_tanh,
+    "RNN_RELU": torch.rnn_relu,
+    "LSTM": torch.lstm,
+    "GRU": torch.gru,
+}
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -301,34 +306,48 @@ class RecurrentClassifier(nn.Module):
 
     def _run_masked(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """All layers' computation on the padded batch; outputs on padding are arbitrary."""
-        if self.num_directions == 1:
-            outputs, _ = self.rnn(embedded)
-            return outputs
-        layer_input = embedded
-        for layer in range(self.rnn.num_layers):
-            forward_out = self._fused_layer(layer_input, layer, "")
-            backward_out = self._fused_layer(
-                reverse_padded(layer_input, lengths), layer, "_reverse"
-            )
-            layer_input = torch.cat([forward_out, reverse_padded(backward_out, lengths)], dim=-1)
-            if layer < self.rnn.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.rnn.dropout, self.training)
-        return layer_input
+        return run_masked(self.rnn, embedded, lengths)
 
-    def _fused_layer(self, inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
-        """One direction of one layer of ``self.rnn``, through the same fused kernel it uses."""
-        rnn = self.rnn
-        params = [
-            getattr(rnn, f"{name}_l{layer}{suffix}")
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        ]
-        h0 = inputs.new_zeros(1, inputs.size(0), rnn.hidden_size)
-        hx = [h0, h0] if self.cell == "lstm" else h0
-        # Signature: (input, hx, params, has_biases, num_layers, dropout, train,
-        # bidirectional, batch_first); the first result is the output sequence.
-        return _FUSED_KERNELS[self.cell](
-            inputs, hx, params, True, 1, 0.0, self.training, False, True
-        )[0]
+
+def run_masked(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Outputs ``[batch, time, directions * hidden]`` of a batch-first ``rnn`` on a padded batch.
+
+    The exact masked path, shared by every model that reads padded batches (the
+    classifier, the tagger): one direction runs the fused kernel on the padded
+    batch as it is (padding at the end cannot reach earlier steps); a
+    bidirectional ``rnn`` runs layer by layer, its backward direction reading
+    each row reversed within its own length (:func:`reverse_padded`), with the
+    module's own parameters and inter-layer dropout. Outputs at padded
+    positions are arbitrary: mask them.
+    """
+    if not rnn.batch_first:
+        raise ValueError("run_masked needs an RNN built with batch_first=True.")
+    if not rnn.bidirectional:
+        outputs, _ = rnn(inputs)
+        return outputs
+    layer_input = inputs
+    for layer in range(rnn.num_layers):
+        forward_out = _fused_layer(rnn, layer_input, layer, "")
+        backward_out = _fused_layer(rnn, reverse_padded(layer_input, lengths), layer, "_reverse")
+        layer_input = torch.cat([forward_out, reverse_padded(backward_out, lengths)], dim=-1)
+        if layer < rnn.num_layers - 1:
+            layer_input = F.dropout(layer_input, rnn.dropout, rnn.training)
+    return layer_input
+
+
+def _fused_layer(rnn: nn.RNNBase, inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+    """One direction of one layer of ``rnn``, through the same fused kernel it uses."""
+    if rnn.mode not in _MODE_KERNELS:
+        raise ValueError(f"run_masked does not support RNNs of mode {rnn.mode!r}.")
+    params = [
+        getattr(rnn, f"{name}_l{layer}{suffix}")
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    h0 = inputs.new_zeros(1, inputs.size(0), rnn.hidden_size)
+    hx = [h0, h0] if rnn.mode == "LSTM" else h0
+    # Signature: (input, hx, params, has_biases, num_layers, dropout, train,
+    # bidirectional, batch_first); the first result is the output sequence.
+    return _MODE_KERNELS[rnn.mode](inputs, hx, params, True, 1, 0.0, rnn.training, False, True)[0]
 
 
 def _checked_lengths(tokens: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
