@@ -170,3 +170,40 @@ def plot_gru_cell() -> Figure:
         ],
         "$h_t = (1 - z_t) \\odot h_{t-1} + z_t \\odot \\tilde h_t$",
     )
+
+
+def plot_stream_batches(streams: int = 4, windows: int = 5) -> Figure:
+    """Truncated BPTT's data layout: the text cut into ``streams`` rows, read window by window.
+
+    Batch ``i`` is column ``i``: one window from every stream. The hidden state flows
+    right along each row (solid arrows, carried between batches) but gradients stop
+    at each window's left edge (the dashed lines), which is what "truncated" means.
+    """
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * windows, 0.9 + 0.75 * streams))
+    for s in range(streams):
+        y = -0.75 * s
+        ax.text(-0.9, y, f"stream {s + 1}", ha="right", va="center", fontsize=10)
+        for w in range(windows):
+            x = 1.5 * w
+            shade = _COLORS["x"] if w % 2 == 0 else _COLORS["y"]
+            _box(ax, x, y, f"window {s * windows + w + 1}", shade, w=1.2, h=0.5)
+            if w:
+                _arrow(ax, (x - 0.9, y), (x - 0.6, y))
+    for w in range(windows):
+        x = 1.5 * w
+        ax.text(x, 0.6, f"batch {w + 1}", ha="center", fontsize=10, fontweight="bold")
+        if w:
+            ax.plot([x - 0.75] * 2, [0.35, -0.75 * (streams - 1) - 0.35], ls="--", color="#999999")
+    ax.text(
+        1.5 * (windows - 1) / 2,
+        -0.75 * streams - 0.1,
+        "→ hidden state carried (detached)      ┆ gradients stop at each batch boundary",
+        ha="center",
+        fontsize=10,
+    )
+    ax.set_xlim(-2.4, 1.5 * windows - 0.5)
+    ax.set_ylim(-0.75 * streams - 0.4, 0.9)
+    ax.axis("off")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

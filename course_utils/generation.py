@@ -18,8 +18,9 @@ A ``seed`` (or a ``torch.Generator``) makes every sample reproducible.
 
 from __future__ import annotations
 
+import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ from torch import nn
 from course_utils.checkpoint import unwrap
 from course_utils.data.chars import TextCorpus
 
-__all__ = ["filter_logits", "generate", "lm_scores", "sample_next"]
+__all__ = ["filter_logits", "generate", "lm_scores", "sample_next", "samples_html"]
 
 
 def lm_scores(nats_per_token: float) -> dict[str, float]:
@@ -154,3 +155,17 @@ def generate(
         return continuation
     prompt_tokens: Sequence[str] = corpus.tokens(prompt)
     return corpus.join([*prompt_tokens, *corpus.vocab.decode(generated)])
+
+
+def samples_html(samples: Mapping[str, str]) -> str:
+    """An HTML table with one column per sample, headed by its label (e.g. the temperature).
+
+    Wrap it in ``IPython.display.HTML`` to compare samples side by side in a notebook.
+    """
+    head = "".join(f"<th style='text-align:left'>{html.escape(k)}</th>" for k in samples)
+    cells = "".join(
+        "<td style='vertical-align:top; text-align:left'><pre style='white-space:pre-wrap; "
+        f"font-size:11px'>{html.escape(v)}</pre></td>"
+        for v in samples.values()
+    )
+    return f"<table><tr>{head}</tr><tr>{cells}</tr></table>"

@@ -66,3 +66,55 @@ def sentiment_box(
     text.observe(update, names="value")
     update()
     return widgets.VBox([text, widgets.HBox([meter, verdict]), attention])
+
+
+def generation_box(
+    model: torch.nn.Module,
+    corpus,
+    *,
+    prompt: str = "ROMEO:\n",
+    length: int = 300,
+    temperature: float = 0.8,
+) -> widgets.VBox:
+    """Prompt box, temperature and length sliders, top-k, a seed and a Generate button.
+
+    ``corpus`` is the :class:`~course_utils.data.chars.TextCorpus` the model was trained
+    on (its vocabulary encodes the prompt). A prompt the model cannot read is
+    reported in the output area instead of raising inside the widget.
+    """
+    from course_utils.generation import generate
+
+    prompt_box = widgets.Textarea(
+        value=prompt, description="prompt", layout=widgets.Layout(width="100%", height="60px")
+    )
+    temperature_slider = widgets.FloatSlider(
+        value=temperature, min=0.0, max=2.0, step=0.05, description="temperature"
+    )
+    length_slider = widgets.IntSlider(value=length, min=10, max=1000, step=10, description="length")
+    top_k_box = widgets.IntText(value=0, description="top-k (0 = off)")
+    seed_box = widgets.IntText(value=0, description="seed")
+    button = widgets.Button(description="Generate", button_style="primary", icon="play")
+    output = widgets.HTML()
+
+    def run(_=None) -> None:
+        try:
+            text = generate(
+                model,
+                corpus,
+                prompt_box.value,
+                length_slider.value,
+                temperature=temperature_slider.value,
+                top_k=top_k_box.value or None,
+                seed=seed_box.value,
+                unknown="unk" if corpus.level == "word" else "error",
+            )
+        except ValueError as err:
+            output.value = f"<i>{html.escape(str(err))}</i>"
+            return
+        output.value = f"<pre style='white-space: pre-wrap'>{html.escape(text)}</pre>"
+
+    button.on_click(run)
+    run()
+    controls = widgets.HBox([temperature_slider, length_slider])
+    options = widgets.HBox([top_k_box, seed_box, button])
+    return widgets.VBox([prompt_box, controls, options, output])

@@ -223,3 +223,11 @@ def test_lm_scores_are_consistent():
     scores = lm_scores(1.5)
     assert scores["bits"] == pytest.approx(1.5 / 0.6931471805599453)
     assert scores["perplexity"] == pytest.approx(4.4816890703380645)
+
+
+def test_samples_html_puts_each_sample_in_its_own_escaped_column():
+    from course_utils.generation import samples_html
+
+    table = samples_html({"τ = 0.5": "ROMEO:\n<b>", "greedy": "JULIET:"})
+    assert table.count("<th") == 2 and table.count("<td") == 2
+    assert "&lt;b&gt;" in table and "<b>" not in table

@@ -62,6 +62,24 @@ def test_sentiment_box_updates_live():
     assert meter.value == 0.0 and "empty" in verdict.value.lower()
 
 
+def test_generation_box_generates_and_reports_unreadable_prompts():
+    from course_utils.data.chars import TextCorpus, char_vocab
+    from course_utils.models import CharLanguageModel
+    from course_utils.widgets import generation_box
+
+    corpus = TextCorpus(list("to be or not"), list("to be"), char_vocab("to be or not"))
+    model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)
+    box = generation_box(model, corpus, prompt="to ", length=20)
+    prompt, controls, options, output = box.children
+    assert "to " in output.value and len(output.value) > 20
+    first = output.value
+    options.children[2].click()  # same seed, same settings: the same text
+    assert output.value == first
+    prompt.value = "xyz"
+    options.children[2].click()
+    assert "not in the vocabulary" in output.value
+
+
 @pytest.mark.parametrize(
     "draw",
     [
@@ -69,6 +87,7 @@ def test_sentiment_box_updates_live():
         lambda: diagrams.plot_packed_sequence([["a", "b"], ["c"]], [2, 1], ["a", "c", "b"]),
         diagrams.plot_lstm_cell,
         diagrams.plot_gru_cell,
+        diagrams.plot_stream_batches,
     ],
 )
 def test_diagrams_return_detached_figures(draw):

@@ -30,7 +30,7 @@ from course_utils import config
 from course_utils.data.datasets import DataError, download
 from course_utils.data.text import Vocab
 
-SMOKE_CHARS = 120_000  # characters of Tiny Shakespeare used in smoke mode
+SMOKE_CHARS = 40_000  # characters of Tiny Shakespeare used in smoke mode
 
 __all__ = [
     "ChunkBatches",
