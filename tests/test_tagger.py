@@ -11,7 +11,7 @@ from torch import nn
 from course_utils.data.tagging import TagCollate, TaggingDataset, TaggingVocabs
 from course_utils.data.ud import TaggedSentence
 from course_utils.models import MODEL_CLASSES, BiLSTMTagger, CharCNN, run_masked
-from course_utils.plots import plot_confusion_matrix
+from course_utils.plots import plot_confusion_matrix, plot_learning_curves
 from course_utils.tagging import predict_tags, tag_sentence, tagging_report
 from course_utils.tasks import TokenClassification
 from course_utils.train import evaluate, fit
@@ -276,3 +276,4 @@ def test_fit_trains_a_tagger_on_a_per_token_task(one_thread):
         device="cpu",
     )
     assert history.unit == "token" and history.best_valid_acc > 0.9
+    assert plot_learning_curves(history).axes[0].get_ylabel() == "loss per token"
