@@ -21,7 +21,7 @@ ifeq ($(origin COURSE_DATA_MIRROR), undefined)
   endif
 endif
 
-.PHONY: setup lab test lint format clean
+.PHONY: setup lab test lint format clean exercises check-exercises
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ lab: setup
 # Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).
 test: setup
 	COURSE_MODE=smoke $(PY) -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+# Regenerate exercises/ from solutions/ (answers become stubs with hints; outputs cleared).
+exercises: setup
+	$(PY) -m course_utils.exercises build
+
+# Fail when exercises/ is not what `make exercises` would write (tests/test_exercises.py checks it too).
+check-exercises: setup
+	$(PY) -m course_utils.exercises check
 
 lint: setup
 	$(VENV)/bin/ruff check .
