@@ -436,3 +436,44 @@ def plot_confusion_matrix(
         ax.set_title(title)
     return _done(fig)
 
+
+# --------------------------------------------------------------------------- translation attention
+
+
+def plot_attention_matrix(
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    weights: Any,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Heatmap of a translation's attention: one row per output word, one column per source word.
+
+    ``weights`` is ``[len(target_tokens), len(source_tokens)]`` (each row sums to 1).
+    A bright cell ``(t, i)`` means that while writing output word ``t`` the decoder
+    read mostly source word ``i``; a word-for-word translation gives a diagonal.
+    """
+    values = np.asarray(
+        weights.detach().cpu().numpy() if hasattr(weights, "detach") else weights, dtype=float
+    )
+    src, tgt = [str(t) for t in source_tokens], [str(t) for t in target_tokens]
+    if values.shape != (len(tgt), len(src)):
+        raise ValueError(
+            f"weights have shape {values.shape} but there are {len(tgt)} output and {len(src)} "
+            "source tokens: give one row per output token and one column per source token."
+        )
+    if not src or not tgt:
+        raise ValueError("There are no tokens to show.")
+    fig = _new_figure(
+        figsize=(max(4.0, 0.45 * len(src) + 2.0), max(3.0, 0.35 * len(tgt) + 1.5)),
+        layout="constrained",
+    )
+    ax = fig.subplots()
+    image = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", fontsize=9)
+    ax.set_yticks(range(len(tgt)), tgt, fontsize=9)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    ax.set_title(title or "attention while translating")
+    return _done(fig)

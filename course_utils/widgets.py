@@ -118,3 +118,53 @@ def generation_box(
     controls = widgets.HBox([temperature_slider, length_slider])
     options = widgets.HBox([top_k_box, seed_box, button])
     return widgets.VBox([prompt_box, controls, options, output])
+
+
+def translation_box(
+    model: torch.nn.Module,
+    src_tokenizer: Tokenizer,
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    *,
+    initial_text: str = "Ein kleiner Junge spielt mit seinem Hund im Park.",
+    beam_width: int = 1,
+) -> widgets.VBox:
+    """A text box that translates what you type (on Enter / leaving the box) and draws the
+    attention map of the translation when the model has attention.
+
+    Text with nothing to translate (empty, or only unknown words) shows the reason
+    instead of raising inside the widget.
+    """
+    from IPython.display import display
+
+    from course_utils.decoding import translate
+    from course_utils.plots import plot_attention_matrix
+
+    text = widgets.Text(
+        value=initial_text,
+        placeholder="Type a German sentence…",
+        layout=widgets.Layout(width="100%"),
+        continuous_update=False,
+    )
+    beam = widgets.IntSlider(value=beam_width, min=1, max=10, description="beam width:")
+    result = widgets.HTML()
+    picture = widgets.Output()
+
+    def update(_=None) -> None:
+        picture.clear_output()
+        try:
+            out = translate(
+                model, text.value, src_tokenizer, src_vocab, tgt_vocab, beam_width=beam.value
+            )
+        except ValueError as err:
+            result.value = f"<i>{html.escape(str(err))}</i>"
+            return
+        result.value = f"<b>{html.escape(out.text)}</b>"
+        if out.attention is not None and out.attention.shape[0] > 0:
+            with picture:
+                display(plot_attention_matrix(out.source_tokens, out.target_labels, out.attention))
+
+    text.observe(update, names="value")
+    beam.observe(update, names="value")
+    update()
+    return widgets.VBox([text, beam, result, picture])
