@@ -69,9 +69,15 @@ def cache_dir() -> Path:
 
 
 def checkpoint_dir() -> Path:
-    """Where trained models are saved (``COURSE_CHECKPOINT_DIR``, default ``checkpoints/``)."""
+    """Where trained models are saved (``COURSE_CHECKPOINT_DIR``, default ``checkpoints/``).
+
+    Smoke mode saves into a ``smoke/`` subfolder, so running the tests never
+    overwrites a model a learner trained in full mode (exercise 05 samples from
+    lesson 06's checkpoint, for one).
+    """
     env = os.environ.get("COURSE_CHECKPOINT_DIR")
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / "checkpoints"
+    base = Path(env).expanduser().resolve() if env else REPO_ROOT / "checkpoints"
+    return base / "smoke" if is_smoke() else base
 
 
 def data_mirror() -> str | None:

@@ -36,6 +36,18 @@ def test_data_dir_default_and_override(monkeypatch, tmp_path):
     assert config.cache_dir() == tmp_path.resolve() / "cache"
 
 
+def test_smoke_runs_never_overwrite_full_mode_checkpoints(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_MODE", "full")
+    full = config.checkpoint_dir()
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    smoke = config.checkpoint_dir()
+    assert full == tmp_path.resolve()
+    assert smoke == tmp_path.resolve() / "smoke"
+    monkeypatch.delenv("COURSE_CHECKPOINT_DIR")
+    assert config.checkpoint_dir() == config.REPO_ROOT / "checkpoints" / "smoke"
+
+
 def test_mirror(monkeypatch):
     monkeypatch.setenv("COURSE_DATA_MIRROR", "  ")
     assert config.data_mirror() is None

@@ -85,6 +85,13 @@ def test_results_table_and_markdown():
     assert params[0]["params"] == 8
 
 
+def test_format_table_keeps_the_digits_that_tell_losses_apart():
+    table = plots.format_table(
+        [{"run": "a", "valid nats/char": 1.4712, "perplexity": 4.3551, "s/epoch": 17.64}]
+    )
+    assert "1.471" in table and "4.36" in table and "17.6" in table
+
+
 def test_compare_runs_with_and_without_test_results():
     runs = [history("rnn"), history("gru"), history("lstm")]
     fig, rows = plots.compare_runs(runs)

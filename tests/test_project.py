@@ -1,5 +1,6 @@
 """The project's own files agree with each other: packages, README commands, CI."""
 
+import json
 import re
 from pathlib import Path
 
@@ -44,3 +45,14 @@ def test_ci_pins_the_local_torch_wheel_and_the_mirror():
     assert "torch==2.13.0" in ci
     assert "COURSE_DATA_MIRROR" in ci
     assert "shared/data" in ci
+
+
+def test_committed_notebooks_carry_no_unfilled_placeholders():
+    """Result sentences are written after a full-mode run; a forgotten marker must not ship."""
+    marker = re.compile(r"\b(?:[A-Z]+_PLACEHOLDER|RANGES_\d+)\b")
+    notebooks = sorted(ROOT.glob("lessons/*.ipynb")) + sorted(ROOT.glob("solutions/*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            found = marker.search("".join(cell["source"]))
+            assert not found, f"{path.name}: fill in {found.group()} with the measured results"

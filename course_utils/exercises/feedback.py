@@ -103,4 +103,5 @@ def requires(*tasks: str) -> Iterator[None]:
         yield
     except NotImplementedError:
         needed = ", ".join(tasks) if tasks else "the tasks above"
-        print(f"… skipped: this cell needs {needed}; finish them and run it again.")
+        them = "it" if len(tasks) == 1 else "them"
+        print(f"… skipped: this cell needs {needed}; finish {them} and run this cell again.")
