@@ -70,7 +70,7 @@ def test_generation_box_generates_and_reports_unreadable_prompts():
     corpus = TextCorpus(list("to be or not"), list("to be"), char_vocab("to be or not"))
     model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)
     box = generation_box(model, corpus, prompt="to ", length=20)
-    prompt, controls, options, output = box.children
+    prompt, _controls, options, output = box.children
     assert "to " in output.value and len(output.value) > 20
     first = output.value
     options.children[2].click()  # same seed, same settings: the same text

@@ -4,7 +4,8 @@
 * :mod:`~course_utils.models.seeds`: the seed tutorials' classifiers and generator.
 * :mod:`~course_utils.models.classifier`: the configurable classifier the lessons build.
 * :mod:`~course_utils.models.embeddings`: pretrained GloVe / word2vec matrices.
-* :mod:`~course_utils.models.seq2seq`: encoder–decoders for translation (with and without attention).
+* :mod:`~course_utils.models.seq2seq`: encoder–decoders for translation, with and without
+  attention.
 * :mod:`~course_utils.models.language_model`: a character / word language model (RNN, LSTM, GRU).
 * :mod:`~course_utils.models.tagger`: a BiLSTM sequence labeller with a character CNN.
 
