@@ -1,4 +1,4 @@
-"""Drop progress-bar widgets from executed notebooks and the widget state nothing uses.
+"""Drop progress bars from executed notebooks and the widget state nothing uses.
 
 ``jupyter nbconvert --execute`` saves every ``tqdm.auto`` progress bar as a widget
 output plus its state in the notebook's metadata: megabytes per lesson that show
@@ -18,12 +18,16 @@ from pathlib import Path
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+TQDM_LINE = re.compile(r"\d+%\|.*\| *[\d?]+/[\d?]+ \[.*\]$")
 
 
 def _is_progress_bar(output: dict) -> bool:
+    if output.get("output_type") == "stream":  # tqdm's text fallback: "name:  0%|   | 0/5 [...]"
+        lines = [line for line in "".join(output.get("text", "")).splitlines() if line.strip()]
+        return bool(lines) and all(TQDM_LINE.search(line) for line in lines)
     data = output.get("data", {})
     text = "".join(data.get("text/plain", ""))
-    return WIDGET_VIEW in data and ("FloatProgress" in text or "it/s]" in text)
+    return WIDGET_VIEW in data and ("FloatProgress" in text or bool(TQDM_LINE.search(text)))
 
 
 def prune(path: Path) -> tuple[int, int]:
