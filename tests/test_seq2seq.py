@@ -27,7 +27,9 @@ N_SYMBOLS = 8  # real symbols are ids 4 .. 11
 
 
 def _small(cls, **kw):
-    args = dict(src_vocab_size=12, tgt_vocab_size=12, emb_dim=32, enc_hidden=32, dec_hidden=64)
+    args = dict(
+        src_vocab_size=12, tgt_vocab_size=12, emb_dim=32, enc_hidden=32, dec_hidden=64, out_dim=64
+    )
     if cls is AttentionSeq2Seq:
         args["attn_dim"] = 32
     args.update(kw)

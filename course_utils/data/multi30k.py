@@ -222,8 +222,12 @@ def multi30k_dataloaders(
 ) -> Multi30kLoaders:
     """Tokenise (cached on disk), build both vocabularies from ``train``, and make loaders.
 
-    Training batches are length-bucketed by source length and reshuffled every
-    epoch; validation and test batches are sorted by length (least padding).
+    Training batches are length-bucketed and reshuffled every epoch; validation and
+    test batches are sorted by length (least padding). The sort key is the *target*
+    length, then the source length: the decoder runs step by step for the longest
+    target of a batch and its output layer over the whole vocabulary is most of the
+    cost, while the encoder runs through the fused GRU kernel. Bucketing by source
+    length alone left a third of the decoder's positions padding.
     """
     data = load_multi30k(src, tgt, limit=limit)
     src_tok = Tokenizer(lower=lower, clean_html=False, language=src)
@@ -246,7 +250,8 @@ def multi30k_dataloaders(
     for split, (s, t) in corpora.items():
         ds = TranslationDataset(s, t, src_vocab, tgt_vocab)
         training = split == "train"
-        sampler = BucketBatchSampler(ds.src_lengths, batch_size, shuffle=training, seed=seed)
+        by_target_then_source = ds.tgt_lengths * (int(ds.src_lengths.max()) + 1) + ds.src_lengths
+        sampler = BucketBatchSampler(by_target_then_source, batch_size, shuffle=training, seed=seed)
         datasets[split] = ds
         loaders[split] = DataLoader(ds, batch_sampler=sampler, collate_fn=collate)
     return Multi30kLoaders(data, src_tok, tgt_tok, src_vocab, tgt_vocab, datasets, loaders)

@@ -117,6 +117,17 @@ class AdditiveAttention(nn.Module):
         return context, weights
 
 
+def readout(in_dim: int, out_dim: int, vocab_size: int) -> nn.Sequential:
+    """``logits = W_o tanh(W_r [s_t; ...] + b_r) + b_o``: a small tanh layer before the softmax.
+
+    The output layer over the whole target vocabulary is most of a training step's
+    cost on a CPU (measured: three quarters with a 1,280 → 5,900 layer). Going
+    through ``out_dim`` units first (Luong et al.'s "attentional vector") cuts that
+    cost about four-fold at ``out_dim=256`` and adds a non-linearity.
+    """
+    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.Tanh(), nn.Linear(out_dim, vocab_size))
+
+
 class _EncoderDecoder(nn.Module):
     """The teacher-forced training loop shared by both models; subclasses define :meth:`step`."""
 
@@ -199,8 +210,8 @@ class BottleneckSeq2Seq(_EncoderDecoder):
 
     ``z`` (the encoder summary) is the decoder's first state and is also fed to
     every step, next to the previous word: ``s_t = GRU([emb(y_{t-1}); z], s_{t-1})``,
-    and ``logits_t = W_o [s_t; z; emb(y_{t-1})]``. However long the sentence,
-    everything the decoder knows about it must fit in ``z``.
+    and ``logits_t = readout([s_t; z; emb(y_{t-1})])`` (see :func:`readout`). However
+    long the sentence, everything the decoder knows about it must fit in ``z``.
     """
 
     def __init__(
@@ -213,6 +224,7 @@ class BottleneckSeq2Seq(_EncoderDecoder):
         dropout: float = 0.3,
         src_pad_index: int = 1,
         tgt_pad_index: int = 1,
+        out_dim: int = 256,
     ) -> None:
         super().__init__()
         self.config = {
@@ -221,6 +233,7 @@ class BottleneckSeq2Seq(_EncoderDecoder):
             "emb_dim": emb_dim,
             "enc_hidden": enc_hidden,
             "dec_hidden": dec_hidden,
+            "out_dim": out_dim,
             "dropout": dropout,
             "src_pad_index": src_pad_index,
             "tgt_pad_index": tgt_pad_index,
@@ -230,7 +243,7 @@ class BottleneckSeq2Seq(_EncoderDecoder):
         )
         self.embedding = nn.Embedding(tgt_vocab_size, emb_dim, padding_idx=tgt_pad_index)
         self.cell = nn.GRUCell(emb_dim + dec_hidden, dec_hidden)
-        self.out = nn.Linear(2 * dec_hidden + emb_dim, tgt_vocab_size)
+        self.out = readout(2 * dec_hidden + emb_dim, out_dim, tgt_vocab_size)
         self.dropout = nn.Dropout(dropout)
 
     def advance(self, embedded, hidden, memory):
@@ -244,7 +257,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
 
     Each step: attention weights ``α_t`` from ``s_{t-1}`` and every ``h_i``, context
     ``c_t = Σ_i α_{t,i} h_i``, then ``s_t = GRU([emb(y_{t-1}); c_t], s_{t-1})`` and
-    ``logits_t = W_o [s_t; c_t; emb(y_{t-1})]``. The decoders in
+    ``logits_t = readout([s_t; c_t; emb(y_{t-1})])`` (see :func:`readout`). The decoders in
     :mod:`course_utils.decoding` collect the weights ``α_t`` of every step for plots.
     """
 
@@ -259,6 +272,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
         dropout: float = 0.3,
         src_pad_index: int = 1,
         tgt_pad_index: int = 1,
+        out_dim: int = 256,
     ) -> None:
         super().__init__()
         self.config = {
@@ -268,6 +282,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
             "enc_hidden": enc_hidden,
             "dec_hidden": dec_hidden,
             "attn_dim": attn_dim,
+            "out_dim": out_dim,
             "dropout": dropout,
             "src_pad_index": src_pad_index,
             "tgt_pad_index": tgt_pad_index,
@@ -279,7 +294,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
         self.attention = AdditiveAttention(enc_dim, dec_hidden, attn_dim)
         self.embedding = nn.Embedding(tgt_vocab_size, emb_dim, padding_idx=tgt_pad_index)
         self.cell = nn.GRUCell(emb_dim + enc_dim, dec_hidden)
-        self.out = nn.Linear(dec_hidden + enc_dim + emb_dim, tgt_vocab_size)
+        self.out = readout(dec_hidden + enc_dim + emb_dim, out_dim, tgt_vocab_size)
         self.dropout = nn.Dropout(dropout)
 
     def encode(self, src, src_lengths):
