@@ -18,7 +18,7 @@ from pathlib import Path
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
-TQDM_LINE = re.compile(r"\d+%\|.*\| *[\d?]+/[\d?]+ \[.*\]$")
+TQDM_LINE = re.compile(r"\d+%\|.*\| *\S+/\S+ \[.*\]$")
 
 
 def _is_progress_bar(output: dict) -> bool:
