@@ -60,6 +60,19 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _never_emitted(model: nn.Module, sos: int) -> list[int]:
+    """Target ids a decoder must not output: ``<sos>`` and the target ``<pad>``.
+
+    An untrained or weak model can give them probability; emitted, they would be
+    dropped when the ids become words and the attention rows would no longer match.
+    """
+    banned = [sos]
+    pad = getattr(model, "config", {}).get("tgt_pad_index")
+    if pad is not None and pad != sos:
+        banned.append(int(pad))
+    return banned
+
+
 def _cut(ids: Sequence[int], eos: int) -> tuple[list[int], bool]:
     ids = list(ids)
     if eos in ids:
@@ -94,9 +107,11 @@ def greedy_decode(
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         total = torch.zeros(batch, dtype=torch.float64, device=device)
         tokens, weights = [], []
+        banned = _never_emitted(model, sos)
         for _ in range(max_len):
             logits, hidden, attn = model.step(prev, hidden, memory)
             logp = torch.log_softmax(logits.float(), dim=-1)
+            logp[:, banned] = float("-inf")
             prev = logp.argmax(-1)
             total += torch.where(done, 0.0, logp.gather(1, prev[:, None]).squeeze(1).double())
             tokens.append(prev)
@@ -157,9 +172,12 @@ def beam_search(
         prev = torch.full((batch * k,), sos, dtype=torch.long, device=device)
         rows = torch.arange(batch, device=device)[:, None] * k
         tokens, parents, weights = [], [], []
+        banned = _never_emitted(model, sos)
         for _ in range(max_len):
             logits, hidden, attn = model.step(prev, hidden, memory)
-            logp = torch.log_softmax(logits.float(), dim=-1).view(batch, k, -1)
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            logp[:, banned] = float("-inf")
+            logp = logp.view(batch, k, -1)
             vocab = logp.size(-1)
             finished_row = torch.full_like(logp[0, 0], float("-inf"))
             finished_row[eos] = 0.0

@@ -325,6 +325,24 @@ def test_model_classes_rebuild_every_model_from_its_config():
             "num_chars": 7,
             "char_padding_idx": 1,
         },
+        "CharLanguageModel": {"vocab_size": VOCAB, "embed_dim": 4, "hidden_dim": 3, "cell": "gru"},
+        "BottleneckSeq2Seq": {
+            "src_vocab_size": VOCAB,
+            "tgt_vocab_size": 9,
+            "emb_dim": 4,
+            "enc_hidden": 3,
+            "dec_hidden": 5,
+            "out_dim": 6,
+        },
+        "AttentionSeq2Seq": {
+            "src_vocab_size": VOCAB,
+            "tgt_vocab_size": 9,
+            "emb_dim": 4,
+            "enc_hidden": 3,
+            "dec_hidden": 5,
+            "attn_dim": 2,
+            "out_dim": 6,
+        },
     }
     assert set(MODEL_CLASSES) == set(examples)
     for name, kwargs in examples.items():

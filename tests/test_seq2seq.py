@@ -245,3 +245,23 @@ def test_attention_matrix_plot_and_translation_box():
     assert "empty" in message.value
     text.value = "ein hund ."
     assert "empty" not in message.value and message.value.startswith("<b>")
+
+
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_decoders_never_emit_sos_or_padding(beam_width):
+    torch.manual_seed(0)
+    model = _small(AttentionSeq2Seq, tgt_pad_index=PAD).eval()
+    with torch.no_grad():  # make <pad> and <sos> the model's favourite outputs
+        model.out[-1].bias[PAD] += 50.0
+        model.out[-1].bias[SOS] += 40.0
+    src, src_len, _, _ = _collate(_pairs(4, False, 0))
+    hyps = _decode_for_test(model, src, src_len, beam_width)
+    for hyp in hyps:
+        assert PAD not in hyp.ids and SOS not in hyp.ids
+        assert hyp.attention.shape[0] == len(hyp.ids) + (hyp.attention.shape[0] > len(hyp.ids))
+
+
+def _decode_for_test(model, src, src_len, beam_width):
+    if beam_width == 1:
+        return greedy_decode(model, src, src_len, sos=SOS, eos=EOS, max_len=6)
+    return beam_search(model, src, src_len, sos=SOS, eos=EOS, beam_width=beam_width, max_len=6)
