@@ -32,21 +32,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_utils.distributed import unwrap
+
 FORMAT = 1
 _MAX_LISTED = 8
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: not a checkpoint, or for another model."""
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel / DataParallel wrapper (or the model)."""
-    while isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel) or hasattr(
-        model, "_orig_mod"
-    ):
-        model = model.module if hasattr(model, "module") else model._orig_mod
-    return model
 
 
 def _config_of(model: nn.Module) -> dict | None:

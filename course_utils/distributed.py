@@ -11,6 +11,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 def world_size() -> int:
@@ -65,3 +66,12 @@ def distributed_device() -> torch.device | None:
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank())
     return torch.device("cpu")
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel / DataParallel wrapper (or the model)."""
+    while isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel) or hasattr(
+        model, "_orig_mod"
+    ):
+        model = model.module if hasattr(model, "module") else model._orig_mod
+    return model

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from course_utils.checkpoint import unwrap
+from course_utils.distributed import unwrap
 from course_utils.data.chars import TextCorpus
 
 __all__ = ["filter_logits", "generate", "lm_scores", "sample_next", "samples_html"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from course_utils.checkpoint import unwrap
+from course_utils.distributed import unwrap
 
 _TOKENIZER = None
 

@@ -27,7 +27,7 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from course_utils.checkpoint import unwrap
+from course_utils.distributed import unwrap
 from course_utils.data.tagging import TaggingVocabs
 from course_utils.tasks import length_mask, to_device
 

@@ -34,7 +34,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_utils import config, distributed
-from course_utils.checkpoint import save_checkpoint, unwrap
+from course_utils.checkpoint import save_checkpoint
+from course_utils.distributed import unwrap
 from course_utils.tasks import Classification, Task, batch_metrics
 
 MONITORS = ("valid_acc", "valid_loss", "train_acc", "train_loss")
