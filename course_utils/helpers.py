@@ -50,14 +50,16 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """``with atomic_write(path) as fh:`` writes to a temporary file that replaces ``path`` at the end.
+    """``with atomic_write(path) as fh:`` writes a temporary file that replaces ``path`` at the end.
 
     The temporary file sits in the same folder (so the final ``os.replace`` is atomic on
     every platform) and is deleted when the block raises; readers see either the old file
     or the complete new one, never a truncated one. ``mode`` is ``"wb"`` or ``"w"`` (UTF-8).
     """
     if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_write writes whole files: mode must be 'wb' or 'w', got {mode!r}.")
+        raise ValueError(
+            f"atomic_write writes whole files: mode must be 'wb' or 'w', got {mode!r}."
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -7,12 +7,13 @@ one word, watch the probability and (for attention pooling) where the model look
 from __future__ import annotations
 
 import html
+import warnings
 
 import ipywidgets as widgets
 import torch
 
 from course_utils.data.text import Tokenizer, Vocab
-from course_utils.inference import predict_sentiment
+from course_utils.inference.sentiment import predict_sentiment
 
 
 def _highlight(tokens: list[str], weights: list[float]) -> str:
@@ -26,16 +27,26 @@ def _highlight(tokens: list[str], weights: list[float]) -> str:
     return " ".join(spans)
 
 
+def _notes(caught: list[warnings.WarningMessage]) -> str:
+    """Warnings raised while answering, as small HTML lines under the answer."""
+    return "".join(f"<br><small>⚠ {html.escape(str(w.message))}</small>" for w in caught)
+
+
 def sentiment_box(
     model: torch.nn.Module,
     vocab: Vocab,
     tokenizer: Tokenizer | None = None,
     *,
     initial_text: str = "This film was a pleasant surprise: smart, funny and well acted.",
+    expected_fingerprint: str | None = None,
 ) -> widgets.VBox:
     """A text box that shows the model's P(positive) live as you type.
 
     If the model pools with attention, the tokens are shown shaded by their weight.
+    Text the model cannot answer (empty, or only words it has never seen) shows the
+    reason instead of a probability; warnings (most words unknown, text truncated)
+    are shown under the answer. ``expected_fingerprint`` is passed to
+    :func:`~course_utils.inference.sentiment.predict_sentiment`.
     """
     tokenizer = tokenizer or Tokenizer()
     text = widgets.Textarea(
@@ -50,14 +61,22 @@ def sentiment_box(
 
     def update(_=None) -> None:
         try:
-            prob = predict_sentiment(model, vocab, text.value, tokenizer=tokenizer)
-        except ValueError as err:  # empty text: say so instead of raising inside the widget
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                prob = predict_sentiment(
+                    model,
+                    vocab,
+                    text.value,
+                    tokenizer=tokenizer,
+                    expected_fingerprint=expected_fingerprint,
+                )
+        except ValueError as err:  # nothing to answer: say why instead of raising in the widget
             meter.value, verdict.value, attention.value = 0.0, f"<i>{html.escape(str(err))}</i>", ""
             return
         meter.value = prob
         meter.bar_style = "success" if prob >= 0.5 else "danger"
         label = "positive" if prob >= 0.5 else "negative"
-        verdict.value = f"<b>{label}</b> (P(positive) = {prob:.3f})"
+        verdict.value = f"<b>{label}</b> (P(positive) = {prob:.3f}){_notes(caught)}"
         weights = getattr(model, "last_attention", None)
         if weights is not None:
             tokens = tokenizer(text.value)[: weights.shape[-1]]
@@ -82,7 +101,7 @@ def generation_box(
     on (its vocabulary encodes the prompt). A prompt the model cannot read is
     reported in the output area instead of raising inside the widget.
     """
-    from course_utils.generation import generate
+    from course_utils.inference.generation import generate
 
     prompt_box = widgets.Textarea(
         value=prompt, description="prompt", layout=widgets.Layout(width="100%", height="60px")
@@ -133,11 +152,12 @@ def translation_box(
     attention map of the translation when the model has attention.
 
     Text with nothing to translate (empty, or only unknown words) shows the reason
-    instead of raising inside the widget.
+    instead of raising inside the widget; warnings (most words unknown) are shown
+    under the translation.
     """
     from IPython.display import display
 
-    from course_utils.decoding import translate
+    from course_utils.inference.decoding import translate
     from course_utils.plots import plot_attention_matrix
 
     text = widgets.Text(
@@ -153,13 +173,15 @@ def translation_box(
     def update(_=None) -> None:
         picture.clear_output()
         try:
-            out = translate(
-                model, text.value, src_tokenizer, src_vocab, tgt_vocab, beam_width=beam.value
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = translate(
+                    model, text.value, src_tokenizer, src_vocab, tgt_vocab, beam_width=beam.value
+                )
         except ValueError as err:
             result.value = f"<i>{html.escape(str(err))}</i>"
             return
-        result.value = f"<b>{html.escape(out.text)}</b>"
+        result.value = f"<b>{html.escape(out.text)}</b>{_notes(caught)}"
         if out.attention is not None and out.attention.shape[0] > 0:
             with picture:
                 display(plot_attention_matrix(out.source_tokens, out.target_labels, out.attention))

@@ -1,4 +1,5 @@
-"""Tests of the dataset registry and downloader (course_utils.data.datasets).
+"""Tests of the dataset registry and downloader (course_utils.data.datasets and the modules
+behind it: registry, mirror, transfer, archives).
 
 They run offline and fast: small fake mirrors are built in ``tmp_path``, an HTTP mirror
 is a threaded ``http.server`` on 127.0.0.1 that honours ``Range`` (and can misbehave on
@@ -15,22 +16,30 @@ import json
 import re
 import tarfile
 import threading
+import types
 import urllib.parse
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+import pooch
 import pytest
 
 from course_utils import config
 from course_utils.data import datasets as ds
+from course_utils.data import transfer
+from course_utils.data.archives import extract_archive
 from course_utils.data.datasets import (
     ChecksumError,
+    DamagedArchiveError,
     DataError,
     DatasetInfo,
     DownloadError,
     RemoteFile,
 )
+from course_utils.data.mirror import parse_checksums
+from course_utils.data.transfer import ResumableDownloader
 
 SHARED_MIRROR = config.REPO_ROOT.parent / "shared" / "data"
 if not SHARED_MIRROR.is_dir():
@@ -89,7 +98,28 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "env-data"))
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(ds, "RETRY_BACKOFF_S", 0.0)
+    # pooch waits 1 s, 2 s, ... between retries and has no setting for it.
+    monkeypatch.setattr(pooch.core, "time", types.SimpleNamespace(sleep=lambda seconds: None))
+
+
+FetchOne = Callable[..., Path]
+
+
+@pytest.fixture
+def fetch_one(monkeypatch) -> FetchOne:
+    """``fetch_one(remote, data_dir=..., **download_kwargs)``: download one file, return it.
+
+    It registers a dataset made of that file alone, so the file goes through the same
+    public ``download`` that lessons call.
+    """
+
+    def fetch(remote: RemoteFile, *, data_dir: Path, **kwargs) -> Path:
+        info = DatasetInfo("single", "One file", (remote,), "https://example.invalid", "-", "-")
+        monkeypatch.setitem(ds.REGISTRY, "single", info)
+        ds.download("single", data_dir=data_dir, **kwargs)
+        return data_dir / remote.path
+
+    return fetch
 
 
 @pytest.fixture
@@ -227,8 +257,11 @@ def test_folder_mirror_downloads_verifies_extracts_and_second_call_is_cheap(
     def no_copying(*args, **kwargs):
         raise AssertionError("a verified file must not be transferred again")
 
-    monkeypatch.setattr(ds, "_hash_file", no_hashing)
-    monkeypatch.setattr(ds, "_open_source", no_copying)
+    monkeypatch.setattr(transfer, "file_digests", no_hashing)
+    monkeypatch.setattr(pooch, "file_hash", no_hashing)
+    monkeypatch.setattr(pooch.hashes, "file_hash", no_hashing)
+    monkeypatch.setattr(ResumableDownloader, "open", no_copying)
+    monkeypatch.setattr(pooch.Pooch, "fetch", no_copying)
     assert ds.download("fake", data_dir=data, mirror=str(mirror.root), progress=False) == result
     assert {p: p.stat().st_mtime_ns for p in (data / "fake").rglob("*")} == before
 
@@ -249,36 +282,38 @@ def test_http_mirror_downloads_and_verifies(mirror, server, tmp_path):
     assert {"fake/notes.txt", "fake/reviews.tar.gz"} <= set(requested)
 
 
-def test_mirror_repack_is_verified_against_the_mirror_digest(mirror, tmp_path, monkeypatch):
+def test_mirror_repack_is_verified_against_the_mirror_digest(mirror, tmp_path, fetch_one):
     # Like IMDb: the mirror serves a repack whose digest differs from the official one.
     official = RemoteFile(path=mirror.notes.path, url=mirror.notes.url, size=None, sha256="0" * 64)
-    path = ds.fetch_file(official, data_dir=tmp_path / "d", mirror=mirror.root, progress=False)
+    path = fetch_one(official, data_dir=tmp_path / "d", mirror=mirror.root, progress=False)
     assert path.read_text() == NOTES_TEXT
 
 
-def test_official_url_is_verified_against_the_official_digest(mirror, server, tmp_path):
+def test_official_url_is_verified_against_the_official_digest(mirror, server, tmp_path, fetch_one):
     data = NOTES_TEXT.encode()
     good = RemoteFile("fake/notes.txt", f"{server.url}/fake/notes.txt", len(data), sha256(data))
-    path = ds.fetch_file(good, data_dir=tmp_path / "a", mirror=None, progress=False)
+    path = fetch_one(good, data_dir=tmp_path / "a", mirror=None, progress=False)
     assert path.read_bytes() == data
 
     # md5 only (GloVe's case): accepted when it matches, a ChecksumError when it does not.
     md5 = hashlib.md5(data).hexdigest()
     md5_only = RemoteFile("fake/notes.txt", good.url, len(data), None, md5=md5)
-    assert ds.fetch_file(md5_only, data_dir=tmp_path / "b", mirror=None, progress=False)
+    assert fetch_one(md5_only, data_dir=tmp_path / "b", mirror=None, progress=False).is_file()
     wrong = RemoteFile("fake/notes.txt", good.url, len(data), None, md5="f" * 32)
     with pytest.raises(ChecksumError) as err:
-        ds.fetch_file(wrong, data_dir=tmp_path / "c", mirror=None, progress=False)
+        fetch_one(wrong, data_dir=tmp_path / "c", mirror=None, progress=False)
     assert "expected md5: " + "f" * 32 in str(err.value)
     assert md5 in str(err.value) and sha256(data) in str(err.value)
+    assert not list((tmp_path / "c" / "fake").iterdir()), "nothing is left behind"
 
 
-def test_progress_bar_shows_only_when_asked(mirror, tmp_path, capsys):
-    ds.fetch_file(mirror.notes, data_dir=tmp_path / "quiet", mirror=mirror.root, progress=False)
+def test_progress_bar_shows_only_when_asked(mirror, tmp_path, capsys, fetch_one):
+    fetch_one(mirror.notes, data_dir=tmp_path / "quiet", mirror=mirror.root, progress=False)
     assert capsys.readouterr().err == ""
-    ds.fetch_file(mirror.notes, data_dir=tmp_path / "loud", mirror=mirror.root, progress=True)
+    fetch_one(mirror.notes, data_dir=tmp_path / "loud", mirror=mirror.root, progress=True)
     err = capsys.readouterr().err
     assert "notes.txt" in err and "100%" in err
+    assert str(tmp_path) not in err, "pooch's log lines (machine paths) stay quiet"
 
 
 # --------------------------------------------------------------------------- corruption
@@ -299,6 +334,7 @@ def test_corrupt_mirror_file_raises_and_leaves_nothing_behind(mirror, tmp_path):
     assert err.value.expected == mirror.notes.sha256
     assert not (data / "fake" / "notes.txt").exists()
     assert not (data / "fake" / "notes.txt.part").exists()
+    assert not [p for p in (data / "fake").iterdir() if p.name.startswith("tmp")], "pooch's temp"
 
 
 def test_verified_file_is_untouched_when_another_file_fails(mirror, tmp_path):
@@ -317,69 +353,73 @@ def test_verified_file_is_untouched_when_another_file_fails(mirror, tmp_path):
     assert not (data / "fake" / "notes.txt").exists()
 
 
-def test_existing_file_matching_nothing_is_reported_not_deleted(mirror, tmp_path):
+def test_existing_file_matching_nothing_is_reported_not_deleted(mirror, tmp_path, fetch_one):
     dest = tmp_path / "data" / "fake" / "notes.txt"
     dest.parent.mkdir(parents=True)
     dest.write_text("my own edits")
     with pytest.raises(ChecksumError, match="delete it"):
-        ds.fetch_file(mirror.notes, data_dir=tmp_path / "data", mirror=mirror.root)
+        fetch_one(mirror.notes, data_dir=tmp_path / "data", mirror=mirror.root)
     assert dest.read_text() == "my own edits"
 
 
-def test_unstamped_good_file_is_adopted_and_a_touched_one_rehashed(mirror, tmp_path, monkeypatch):
+def test_unstamped_good_file_is_adopted_and_a_touched_one_rehashed(
+    mirror, tmp_path, monkeypatch, fetch_one
+):
     dest = tmp_path / "data" / "fake" / "notes.txt"
     dest.parent.mkdir(parents=True)
     dest.write_text(NOTES_TEXT)  # e.g. copied by hand: right bytes, no stamp yet
-    monkeypatch.setattr(ds, "_open_source", lambda *a: pytest.fail("must not download"))
-    ds.fetch_file(mirror.notes, data_dir=tmp_path / "data", mirror=None, progress=False)
+    monkeypatch.setattr(ResumableDownloader, "open", lambda *a: pytest.fail("must not download"))
+    fetch_one(mirror.notes, data_dir=tmp_path / "data", mirror=None, progress=False)
     assert (dest.parent / ".notes.txt.verified").is_file()
 
     dest.write_text(NOTES_TEXT.upper())  # changed since it was stamped: checked again
     with pytest.raises(ChecksumError):
-        ds.fetch_file(mirror.notes, data_dir=tmp_path / "data", mirror=None, progress=False)
+        fetch_one(mirror.notes, data_dir=tmp_path / "data", mirror=None, progress=False)
 
 
 # --------------------------------------------------------------------------- interruptions
 
 
-def test_truncated_part_is_completed_from_a_folder_mirror(mirror, tmp_path, monkeypatch):
+def test_truncated_part_is_completed_from_a_folder_mirror(mirror, tmp_path, monkeypatch, fetch_one):
     data = tmp_path / "data"
     part = data / "fake" / "notes.txt.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(NOTES_TEXT.encode()[:10_000])
 
     starts = []
-    real_open = ds._open_source
+    real_open = ResumableDownloader.open
 
-    def spy(source, offset):
-        stream = real_open(source, offset)
+    def spy(self, offset):
+        stream = real_open(self, offset)
         starts.append(stream.start)
         return stream
 
-    monkeypatch.setattr(ds, "_open_source", spy)
-    path = ds.fetch_file(mirror.notes, data_dir=data, mirror=mirror.root, progress=False)
+    monkeypatch.setattr(ResumableDownloader, "open", spy)
+    path = fetch_one(mirror.notes, data_dir=data, mirror=mirror.root, progress=False)
     assert path.read_text() == NOTES_TEXT
     assert starts == [10_000], "only the missing bytes were copied"
     assert not part.exists()
 
 
-def test_truncated_part_is_completed_with_an_http_range_request(mirror, server, tmp_path):
+def test_truncated_part_is_completed_with_an_http_range_request(
+    mirror, server, tmp_path, fetch_one
+):
     data = tmp_path / "data"
     part = data / "fake" / "notes.txt.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(NOTES_TEXT.encode()[:12_345])
-    ds.fetch_file(mirror.notes, data_dir=data, mirror=server.url, progress=False)
+    fetch_one(mirror.notes, data_dir=data, mirror=server.url, progress=False)
     assert (data / "fake" / "notes.txt").read_text() == NOTES_TEXT
     assert ("fake/notes.txt", "bytes=12345-") in server.requests
 
 
-def test_server_ignoring_range_starts_over(mirror, server, tmp_path):
+def test_server_ignoring_range_starts_over(mirror, server, tmp_path, fetch_one):
     server.ignore_range = True
     data = tmp_path / "data"
     part = data / "fake" / "notes.txt.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(NOTES_TEXT.encode()[:5_000])
-    ds.fetch_file(mirror.notes, data_dir=data, mirror=server.url, progress=False)
+    fetch_one(mirror.notes, data_dir=data, mirror=server.url, progress=False)
     assert (data / "fake" / "notes.txt").read_text() == NOTES_TEXT
     notes_requests = [r for r in server.requests if r[0] == "fake/notes.txt"]
     assert notes_requests == [("fake/notes.txt", "bytes=5000-")], "one request, answered 200"
@@ -397,29 +437,31 @@ def test_dropped_connection_is_retried_and_continued(mirror, server, tmp_path):
     assert archive_requests[1][1] == f"bytes={half}-"
 
 
-def test_connection_that_keeps_dropping_gives_up_and_keeps_the_part(mirror, server, tmp_path):
+def test_connection_that_keeps_dropping_gives_up_and_keeps_the_part(
+    mirror, server, tmp_path, fetch_one
+):
     server.drop["fake/notes.txt"] = 10
     data = tmp_path / "data"
     with pytest.raises(DownloadError, match="after 3 attempts"):
-        ds.fetch_file(mirror.notes, data_dir=data, mirror=server.url, progress=False, retries=2)
+        fetch_one(mirror.notes, data_dir=data, mirror=server.url, progress=False, retries=2)
     assert (data / "fake" / "notes.txt.part").stat().st_size > 0
     assert not (data / "fake" / "notes.txt").exists()
     server.drop.clear()
-    ds.fetch_file(mirror.notes, data_dir=data, mirror=server.url, progress=False)
+    fetch_one(mirror.notes, data_dir=data, mirror=server.url, progress=False)
     assert (data / "fake" / "notes.txt").read_text() == NOTES_TEXT
 
 
 @pytest.mark.parametrize("garbage_size", [100, len(NOTES_TEXT), len(NOTES_TEXT) + 7])
 @pytest.mark.parametrize("over_http", [False, True])
 def test_stale_part_is_discarded_and_downloaded_afresh(
-    mirror, server, tmp_path, garbage_size, over_http
+    mirror, server, tmp_path, fetch_one, garbage_size, over_http
 ):
     data = tmp_path / "data"
     part = data / "fake" / "notes.txt.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"\xde\xad" * (garbage_size // 2) + b"!" * (garbage_size % 2))
     source = server.url if over_http else mirror.root
-    ds.fetch_file(mirror.notes, data_dir=data, mirror=source, progress=False)
+    fetch_one(mirror.notes, data_dir=data, mirror=source, progress=False)
     assert (data / "fake" / "notes.txt").read_text() == NOTES_TEXT
     assert not part.exists()
 
@@ -431,16 +473,20 @@ def test_interrupted_extraction_leaves_no_folder_and_the_next_call_completes(
     mirror, tmp_path, monkeypatch
 ):
     data = tmp_path / "data"
-    real_extract = ds._extract_tar_member
+    real_extractall = tarfile.TarFile.extractall
     calls = []
 
-    def crash_halfway(tar, member, dest):
-        calls.append(member.name)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # what a learner's interrupt looks like mid-extraction
-        real_extract(tar, member, dest)
+    def crash_halfway(tar, path=".", members=None, **kwargs):
+        def until_the_third():
+            for member in tar if members is None else members:
+                calls.append(member.name)
+                if len(calls) == 3:
+                    raise KeyboardInterrupt  # a learner's interrupt, mid-extraction
+                yield member
 
-    monkeypatch.setattr(ds, "_extract_tar_member", crash_halfway)
+        real_extractall(tar, path, members=until_the_third(), **kwargs)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", crash_halfway)
     with pytest.raises(KeyboardInterrupt):
         ds.download("fake", data_dir=data, mirror=mirror.root, progress=False)
     assert len(calls) == 3
@@ -448,7 +494,7 @@ def test_interrupted_extraction_leaves_no_folder_and_the_next_call_completes(
     assert not list((data / "fake").glob("aclImdb.extracting-*"))
     assert (data / "fake" / "reviews.tar.gz").is_file(), "the verified archive is kept"
 
-    monkeypatch.setattr(ds, "_extract_tar_member", real_extract)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", real_extractall)
     ds.download("fake", data_dir=data, mirror=mirror.root, progress=False)
     assert_fake_dataset(data)
 
@@ -469,7 +515,7 @@ def test_zip_without_top_folder_becomes_the_target(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("glove.6B.50d.txt", "the 0.1 0.2\n")
         zf.writestr("glove.6B.100d.txt", "the 0.3 0.4\n")
-    target = ds.extract_archive(archive, tmp_path / "glove" / "glove.6B")
+    target = extract_archive(archive, tmp_path / "glove" / "glove.6B")
     assert sorted(p.name for p in target.iterdir()) == ["glove.6B.100d.txt", "glove.6B.50d.txt"]
     assert not list((tmp_path / "glove").glob("*.extracting-*"))
 
@@ -479,7 +525,7 @@ def test_unsafe_archive_members_are_rejected(tmp_path, bad_name):
     tar_path = tmp_path / "bad.tar.gz"
     tar_path.write_bytes(make_tar_gz({"ok/fine.txt": b"ok", bad_name: b"evil"}))
     with pytest.raises(DataError, match="Refusing to extract"):
-        ds.extract_archive(tar_path, tmp_path / "out" / "ok")
+        extract_archive(tar_path, tmp_path / "out" / "ok")
     assert not (tmp_path / "out" / "ok").exists()
 
     zip_path = tmp_path / "bad.zip"
@@ -487,7 +533,7 @@ def test_unsafe_archive_members_are_rejected(tmp_path, bad_name):
         zf.writestr("fine.txt", "ok")
         zf.writestr(bad_name, "evil")
     with pytest.raises(DataError, match="Refusing to extract"):
-        ds.extract_archive(zip_path, tmp_path / "out" / "z")
+        extract_archive(zip_path, tmp_path / "out" / "z")
     assert not (tmp_path / "out" / "z").exists()
     assert not (tmp_path / "escape.txt").exists()
     assert not list((tmp_path / "out").glob("*.extracting-*"))
@@ -503,8 +549,96 @@ def test_tar_link_out_of_the_folder_is_rejected(tmp_path):
     archive = tmp_path / "link.tar.gz"
     archive.write_bytes(buffer.getvalue())
     with pytest.raises(DataError):
-        ds.extract_archive(archive, tmp_path / "out" / "pkg")
+        extract_archive(archive, tmp_path / "out" / "pkg")
     assert not (tmp_path / "out" / "pkg").exists()
+
+
+def _cut_in_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _flip_middle(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 16]) + data[middle + 16 :]
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+# Enough text that cutting or flipping the middle lands inside compressed member data.
+BIG_REVIEWS = {
+    f"aclImdb/train/pos/{i}_9.txt": (
+        f"review {i}: {hashlib.sha256(str(i).encode()).hexdigest()}\n".encode() * 40
+    )
+    for i in range(40)
+}
+DAMAGED_ARCHIVES = {
+    "truncated tar.gz": ("reviews.tar.gz", _cut_in_half(make_tar_gz(BIG_REVIEWS)), EOFError),
+    # tarfile alone would stop at the garbled header and unpack half of it, silently.
+    "corrupt tar.gz": ("reviews.tar.gz", _flip_middle(make_tar_gz(BIG_REVIEWS)), gzip.BadGzipFile),
+    "truncated zip": ("reviews.zip", _cut_in_half(_zip_bytes(BIG_REVIEWS)), zipfile.BadZipFile),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_ARCHIVES))
+def test_damaged_archive_that_matches_the_mirror_checksum_is_reported_not_trusted(
+    tmp_path, monkeypatch, case
+):
+    """A mirror whose checksums.sha256 was made from a cut-off archive: the digest matches."""
+    file_name, damaged, cause = DAMAGED_ARCHIVES[case]
+    good = make_tar_gz(BIG_REVIEWS) if file_name.endswith(".tar.gz") else _zip_bytes(BIG_REVIEWS)
+    root = tmp_path / "mirror"
+    (root / "broken").mkdir(parents=True)
+    (root / "broken" / file_name).write_bytes(damaged)
+    write_checksums(root)
+    remote = RemoteFile(
+        path=f"broken/{file_name}",
+        url=f"https://example.invalid/{file_name}",
+        size=len(good),
+        sha256=sha256(good),
+        extract_to="broken/aclImdb",
+    )
+    info = DatasetInfo("broken", "Broken", (remote,), "https://example.invalid", "-", "-")
+    monkeypatch.setitem(ds.REGISTRY, "broken", info)
+    data = tmp_path / "data"
+    archive = data / "broken" / file_name
+
+    for _attempt in range(2):  # the stamp must not make the second call trust the file
+        with pytest.raises(DamagedArchiveError) as err:
+            ds.download("broken", data_dir=data, mirror=root, progress=False)
+        message = str(err.value)
+        assert isinstance(err.value, DataError)
+        assert f"Delete {archive}" in message and "downloaded again" in message
+        assert "COURSE_DATA_MIRROR" in message
+        assert err.value.archive == str(archive)
+        assert isinstance(err.value.__cause__, cause)
+        assert not (data / "broken" / "aclImdb").exists(), "no partial extraction"
+        assert not list((data / "broken").glob("aclImdb.extracting-*"))
+        assert not (data / "broken" / f".{file_name}.verified").exists(), "no stamp vouches"
+        assert archive.read_bytes() == damaged, "left for the learner to delete, as told"
+
+    # Doing what the message says, once the mirror is fixed, works.
+    (root / "broken" / file_name).write_bytes(good)
+    write_checksums(root)
+    archive.unlink()
+    ds.download("broken", data_dir=data, mirror=root, progress=False)
+    for name, content in BIG_REVIEWS.items():
+        assert (data / "broken" / "aclImdb" / name.removeprefix("aclImdb/")).read_bytes() == content
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_ARCHIVES))
+def test_extract_archive_reports_a_damaged_archive(tmp_path, case):
+    file_name, damaged, _cause = DAMAGED_ARCHIVES[case]
+    archive = tmp_path / file_name
+    archive.write_bytes(damaged)
+    with pytest.raises(DamagedArchiveError, match="cut off or damaged"):
+        extract_archive(archive, tmp_path / "out" / "aclImdb")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
 
 
 # --------------------------------------------------------------------------- bad input
@@ -529,18 +663,20 @@ def test_missing_mirror_folder_is_a_clear_error(mirror, tmp_path, monkeypatch):
         ds.download("fake", data_dir=tmp_path / "d")
 
 
-def test_file_missing_from_the_mirror_is_a_clear_error(mirror, server, tmp_path):
+def test_file_missing_from_the_mirror_is_a_clear_error(mirror, server, tmp_path, fetch_one):
     unlisted = RemoteFile("fake/other.txt", "https://example.invalid/o", None, "a" * 64)
     for where in (mirror.root, server.url):
         with pytest.raises(DataError, match=r"does not list fake/other\.txt") as err:
-            ds.fetch_file(unlisted, data_dir=tmp_path / "d", mirror=where)
+            fetch_one(unlisted, data_dir=tmp_path / "d", mirror=where)
         assert "mirror=None" in str(err.value) and unlisted.url in str(err.value)
 
     mirror.file(mirror.notes).unlink()  # listed in checksums.sha256, but gone
     with pytest.raises(DataError, match="has no such file"):
-        ds.fetch_file(mirror.notes, data_dir=tmp_path / "d", mirror=mirror.root)
+        fetch_one(mirror.notes, data_dir=tmp_path / "d", mirror=mirror.root)
     with pytest.raises(DownloadError, match="404"):
-        ds.fetch_file(mirror.notes, data_dir=tmp_path / "d", mirror=server.url)
+        fetch_one(mirror.notes, data_dir=tmp_path / "d", mirror=server.url)
+    requests_for_it = [r for r in server.requests if r[0] == "fake/notes.txt"]
+    assert len(requests_for_it) == 1, "a 404 is final: not retried"
 
 
 def test_mirror_without_checksums_file_is_a_clear_error(mirror, tmp_path):
@@ -553,7 +689,7 @@ def test_mirror_without_checksums_file_is_a_clear_error(mirror, tmp_path):
 
 
 def test_registry_entries_are_complete():
-    assert ds.available_datasets() == sorted(
+    assert sorted(ds.REGISTRY) == sorted(
         ["imdb", "tinyshakespeare", "multi30k", "ud_english_ewt", "glove_6b"]
     )
     for name, info in ds.REGISTRY.items():
@@ -579,14 +715,14 @@ def test_registry_entries_are_complete():
 def test_data_checksums_file_matches_the_registry():
     manifest = config.REPO_ROOT / "data" / "checksums.sha256"
     assert manifest.read_text() == ds.checksums_manifest()
-    listed = ds._parse_checksums(manifest.read_text(), where=str(manifest))
+    listed = parse_checksums(manifest.read_text(), where=str(manifest))
     expected = {f.path: f.sha256 for i in ds.REGISTRY.values() for f in i.files if f.sha256}
     assert listed == expected
 
 
 @pytest.mark.skipif(not SHARED_MIRROR.is_dir(), reason=f"no local data mirror at {SHARED_MIRROR}")
 def test_registry_agrees_with_the_shared_mirror():
-    mirror_digests = ds._parse_checksums(
+    mirror_digests = parse_checksums(
         (SHARED_MIRROR / "checksums.sha256").read_text(), where="shared mirror"
     )
     for info in ds.REGISTRY.values():

@@ -9,9 +9,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from course_utils import inference
 from course_utils.data.text import Vocab
-from course_utils.inference import default_tokenizer, predict_sentiment, predict_sentiments
+from course_utils.inference import sentiment
+from course_utils.inference.sentiment import (
+    default_tokenizer,
+    predict_sentiment,
+    predict_sentiments,
+)
 
 WORDS = ["the", "film", "was", "great", "terrible", "acting", "plot", "a", "good", "bad", "!"]
 VOCAB = Vocab(["<unk>", "<pad>", *WORDS])
@@ -181,4 +185,98 @@ def test_real_course_classifier_uses_its_max_len():
     with pytest.warns(UserWarning, match="at most 3"):
         p = predict_sentiment(model, VOCAB, "the film was great", tokenizer=split)
     assert p == predict_sentiment(model, VOCAB, "the film was", tokenizer=split)
-    assert inference.model_max_len(model) == 3
+    assert sentiment.model_max_len(model) == 3
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_text_of_unknown_words_is_an_error_and_mostly_unknown_a_warning():
+    model = TinyLSTM()
+    with pytest.raises(ValueError, match=r"None of the words of the text \('zxqv', 'blorft'\)"):
+        predict_sentiment(model, VOCAB, "zxqv blorft", tokenizer=split)
+    with pytest.raises(ValueError, match="None of the words"):  # punctuation is not a word
+        predict_sentiment(model, VOCAB, "Zxqv blorft!")
+    with pytest.warns(UserWarning, match=r"3 of the 4 words of the text \(75%\)") as record:
+        p = predict_sentiment(model, VOCAB, "the zxqv blorft plugh", tokenizer=split)
+    assert record[0].filename == __file__ and 0.0 <= p <= 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # half or fewer unknown: no warning
+        predict_sentiment(model, VOCAB, "the film xyzzy plugh", tokenizer=split)
+
+
+def test_unknown_words_are_judged_on_what_the_model_reads():
+    model = TinyLSTM(max_len=2)  # reads "zxqv blorft" only: nothing it knows
+    with pytest.raises(ValueError, match=r"None of the words of the text \('zxqv', 'blorft'\)"):
+        predict_sentiment(model, VOCAB, "zxqv blorft good film", tokenizer=split)
+    with pytest.warns(UserWarning, match="at most 2") as record:  # unknown words cut off
+        predict_sentiment(model, VOCAB, "good film zxqv blorft plugh", tokenizer=split)
+    assert not any("<unk>" in str(w.message) for w in record)
+
+
+def test_batched_unknown_words_name_the_text_and_warn_once():
+    texts = ["good film", "zxqv blorft the", "plugh xyzzy a"]
+    with pytest.warns(UserWarning, match=r"2 of the 3 texts are mostly words") as record:
+        predict_sentiments(TinyLSTM(), VOCAB, texts, tokenizer=split)
+    assert len(record) == 1 and "text at index 1" in str(record[0].message)
+    with pytest.raises(ValueError, match="words of the text at index 1"):
+        predict_sentiments(TinyLSTM(), VOCAB, ["good", "zxqv"], tokenizer=split)
+
+
+def test_vocabulary_must_fit_the_model_embedding():
+    bigger = Vocab([*VOCAB.itos, "extra"])
+    with pytest.raises(ValueError, match=r"has 14 entries but the model was built for 13"):
+        predict_sentiment(TinyLSTM(), bigger, "good film", tokenizer=split)
+    with pytest.raises(ValueError, match=r"has 13 entries but the model was built for 20"):
+        predict_sentiment(TinyLSTM(vocab_size=20), VOCAB, "good film", tokenizer=split)
+    with pytest.raises(ValueError, match="load_vocab"):
+        predict_sentiments(TinyLSTM(), bigger, ["good film"], tokenizer=split)
+
+
+def test_fingerprint_from_the_checkpoint_catches_a_same_size_vocabulary(tmp_path):
+    from course_utils.checkpoint import load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(
+        tmp_path / "model.pt", TinyLSTM(), vocab_path=VOCAB.save(tmp_path / "vocab.json")
+    )
+    model, info = load_checkpoint(path, TinyLSTM())
+    expected = info["vocab"]["fingerprint"]
+    p = predict_sentiment(model, VOCAB, "good film", tokenizer=split, expected_fingerprint=expected)
+    assert p == predict_sentiment(model, VOCAB, "good film", tokenizer=split)  # old calls work
+    shuffled = Vocab(["<unk>", "<pad>", *reversed(WORDS)])  # same size, other indices
+    assert len(shuffled) == len(VOCAB)
+    with pytest.raises(ValueError, match=f"not the one the model was trained with.*{expected}"):
+        predict_sentiment(
+            model, shuffled, "good film", tokenizer=split, expected_fingerprint=expected
+        )
+    with pytest.raises(ValueError, match="not the one"):
+        predict_sentiments(
+            model, shuffled, ["good"], tokenizer=split, expected_fingerprint=expected
+        )
+    with pytest.raises(TypeError, match=r"info\['vocab'\]\['fingerprint'\]"):
+        predict_sentiment(model, VOCAB, "good", tokenizer=split, expected_fingerprint=info)
+
+
+def test_wrong_model_or_vocabulary_names_what_to_pass():
+    from course_utils.models import CharLanguageModel
+
+    with pytest.raises(TypeError, match=r"CharLanguageModel\) is a language model. Use generate"):
+        predict_sentiment(CharLanguageModel(len(VOCAB), 4, 4), VOCAB, "good", tokenizer=split)
+    with pytest.raises(TypeError, match=r"\(a torch nn\.Module\)"):
+        predict_sentiment(None, VOCAB, "good", tokenizer=split)
+    with pytest.raises(TypeError, match="needs the Vocab the model was trained with"):
+        predict_sentiment(TinyLSTM(), "good film", VOCAB)  # arguments swapped
+    with pytest.raises(TypeError, match="at index 1 must be a str"):
+        predict_sentiments(TinyLSTM(), VOCAB, ["good", None], tokenizer=split)
+
+
+def test_the_family_package_re_exports_every_public_function():
+    import importlib
+
+    package = importlib.import_module("course_utils.inference")
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    assert package.predict_sentiment is predict_sentiment
+    for old in ("generation", "tagging", "decoding"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(f"course_utils.{old}")

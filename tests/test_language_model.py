@@ -18,7 +18,7 @@ from course_utils.data.chars import (
     split_tail,
 )
 from course_utils.data.text import Vocab
-from course_utils.generation import filter_logits, generate, lm_scores, sample_next
+from course_utils.inference.generation import filter_logits, generate, lm_scores, sample_next
 from course_utils.models import MODEL_CLASSES, CharLanguageModel, TextGenerator
 from course_utils.tasks import LanguageModelling
 from course_utils.train import evaluate
@@ -226,8 +226,62 @@ def test_lm_scores_are_consistent():
 
 
 def test_samples_html_puts_each_sample_in_its_own_escaped_column():
-    from course_utils.generation import samples_html
+    from course_utils.inference.generation import samples_html
 
     table = samples_html({"τ = 0.5": "ROMEO:\n<b>", "greedy": "JULIET:"})
     assert table.count("<th") == 2 and table.count("<td") == 2
     assert "&lt;b&gt;" in table and "<b>" not in table
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"temperature": float("inf")}, ValueError, "positive and finite, got inf"),
+        ({"temperature": float("nan")}, ValueError, "positive and finite, got nan"),
+        ({"temperature": "0.8"}, TypeError, "temperature must be a number"),
+        ({"top_k": 2.5}, TypeError, "top_k must be a whole number"),
+        ({"top_p": 0.0}, ValueError, r"top_p must be in \(0, 1\]"),
+        ({"top_p": 1.01}, ValueError, r"top_p must be in \(0, 1\]"),
+        ({"top_p": "0.9"}, TypeError, "top_p must be a number"),
+    ],
+)
+def test_sampling_settings_are_checked_everywhere(settings, error, message):
+    from course_utils.inference.generation import check_sampling
+
+    corpus = char_corpus()
+    model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)
+    for call in (
+        lambda: check_sampling(**settings),
+        lambda: sample_next(torch.randn(2, 5), **settings),
+        lambda: generate(model, corpus, "to", 3, **settings),
+    ):
+        with pytest.raises(error, match=message):
+            call()
+    if "temperature" not in settings:
+        with pytest.raises(error, match=message):
+            filter_logits(torch.randn(5), **settings)
+
+
+def test_generate_checks_its_inputs_before_running_the_model():
+    from course_utils.models import RecurrentClassifier
+
+    corpus = char_corpus()
+    model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)
+    with pytest.raises(TypeError, match="The prompt must be a str"):  # was "The prompt is empty"
+        generate(model, corpus, None, 5)
+    with pytest.raises(TypeError, match="a whole number"):
+        generate(model, corpus, "to", 2.5)
+    with pytest.raises(ValueError, match="unknown must be 'error'"):
+        generate(model, corpus, "to", 5, unknown="ignore")
+    with pytest.raises(TypeError, match="needs the TextCorpus"):
+        generate(model, corpus.vocab, "to", 5)
+    other = CharLanguageModel(len(corpus.vocab) + 3, 4, 8, num_layers=1)  # another corpus's model
+    with pytest.raises(ValueError, match=rf"has {len(corpus.vocab)} entries but the model was"):
+        generate(other, corpus, "to", 5)
+    classifier = RecurrentClassifier(len(corpus.vocab), 4, 4, 1)
+    with pytest.raises(TypeError, match=r"needs a language model.*Use predict_sentiment"):
+        generate(classifier, corpus, "to", 5)
+    assert len(generate(model, corpus, "to", 0)) == 2  # length 0 still allowed

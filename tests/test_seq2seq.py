@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from course_utils.data.text import Vocab
-from course_utils.decoding import (
+from course_utils.inference.decoding import (
     beam_search,
     bleu,
     detokenize,
@@ -264,3 +264,83 @@ def test_decoders_never_emit_sos_or_padding(beam_width):
         assert PAD not in hyp.ids and SOS not in hyp.ids
         # one attention row per output word, plus one for <eos> when it was emitted
         assert hyp.attention.shape[0] in (len(hyp.ids), len(hyp.ids) + 1)
+
+
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_decoding_settings_below_one_are_clear_errors(beam_width):
+    src_vocab, tgt_vocab = _vocabs()
+    model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()
+    src, src_len = torch.tensor([[4, 5]]), torch.tensor([2])
+    # max_len=0 was "RuntimeError: stack expects a non-empty TensorList"
+    with pytest.raises(ValueError, match=r"max_len must be at least 1 .*got 0"):
+        translate(
+            model, "ein hund", str.split, src_vocab, tgt_vocab, beam_width=beam_width, max_len=0
+        )
+    with pytest.raises(ValueError, match="max_len must be at least 1"):
+        _decode_small(model, src, src_len, beam_width, max_len=0)
+    with pytest.raises(TypeError, match="max_len must be a whole number"):
+        _decode_small(model, src, src_len, beam_width, max_len=2.5)
+    with pytest.raises(ValueError, match="beam_width must be at least 1"):
+        translate(model, "ein hund", str.split, src_vocab, tgt_vocab, beam_width=0)
+    assert len(_decode_small(model, src, src_len, beam_width, max_len=1)[0].ids) <= 1
+
+
+def test_unknown_words_message_counts_real_words_and_says_no_min_freq():
+    from course_utils.inference.inputs import vocabulary_words
+
+    src_vocab, tgt_vocab = _vocabs()
+    assert vocabulary_words(src_vocab) == 3  # <unk> <pad> <sos> <eos> are not words
+    model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()
+    with pytest.raises(ValueError, match=r"source vocabulary \(3 words kept") as info:
+        translate(model, "xyz qqq .", str.split, src_vocab, tgt_vocab)  # "." is not a word
+    assert "twice" not in str(info.value)
+    with pytest.warns(UserWarning, match=r"2 of the 3 words of the sentence \(67%\)") as record:
+        translate(model, "xyz qqq hund", str.split, src_vocab, tgt_vocab)
+    assert record[0].filename == __file__
+
+
+def test_translate_checks_model_tokenizer_and_vocabularies():
+    from course_utils.models import RecurrentClassifier
+
+    src_vocab, tgt_vocab = _vocabs()
+    model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()
+    with pytest.raises(TypeError, match="src_tokenizer must split a sentence"):
+        translate(model, "ein hund", None, src_vocab, tgt_vocab)
+    imdb_like = Vocab(["<unk>", "<pad>", "a", "dog"])
+    with pytest.raises(ValueError, match=r"no <sos> or <eos>.*swapped\?"):  # was KeyError '<sos>'
+        translate(model, "ein hund", str.split, src_vocab, imdb_like)
+    bigger = Vocab([*src_vocab.itos, "katze"])
+    with pytest.raises(ValueError, match="source vocabulary has 8 entries but the model was built"):
+        translate(model, "ein hund", str.split, bigger, tgt_vocab)  # was IndexError from torch
+    with pytest.raises(ValueError, match="target vocabulary has 8 entries"):
+        translate(model, "ein hund", str.split, src_vocab, Vocab([*tgt_vocab.itos, "cat"]))
+    with pytest.raises(TypeError, match="src_vocab must be the source Vocab"):
+        translate(model, "ein hund", str.split, None, tgt_vocab)
+    classifier = RecurrentClassifier(7, 4, 4, 1)
+    with pytest.raises(TypeError, match=r"translate needs a translation model.*predict_sentiment"):
+        translate(classifier, "ein hund", str.split, src_vocab, tgt_vocab)
+    with pytest.raises(TypeError, match="greedy_decode needs a translation model"):
+        greedy_decode(classifier, torch.tensor([[4]]), torch.tensor([1]), sos=SOS, eos=EOS)
+
+
+def test_loss_with_teacher_forcing_leaves_rng_and_mode_as_they_were():
+    from course_utils.inference.decoding import loss_with_teacher_forcing
+
+    model = _small(AttentionSeq2Seq).train()
+    loader = [_collate(_pairs(4, False, 0))]
+    state = torch.get_rng_state()
+    a = loss_with_teacher_forcing(model, loader, 0.5, seed=3)
+    assert torch.equal(state, torch.get_rng_state()) and model.training
+    assert a == loss_with_teacher_forcing(model, loader, 0.5, seed=3)
+
+
+def test_translation_box_shows_warnings_under_the_translation():
+    from course_utils.widgets import translation_box
+
+    src_vocab, tgt_vocab = _vocabs()
+    model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()
+    box = translation_box(model, str.split, src_vocab, tgt_vocab, initial_text="xyz qqq")
+    text, _, message, _ = box.children
+    assert "None of the words" in message.value
+    text.value = "xyz qqq hund"
+    assert message.value.startswith("<b>") and "are not in the model&#x27;s source" in message.value

@@ -62,6 +62,24 @@ def test_sentiment_box_updates_live():
     assert meter.value == 0.0 and "empty" in verdict.value.lower()
 
 
+def test_sentiment_box_explains_unknown_words_and_vocabulary_mismatches():
+    from course_utils.widgets import sentiment_box
+
+    vocab = Vocab.build([["good", "bad", "film"]])
+    model = RecurrentClassifier(len(vocab), 8, 8, 1, padding_idx=1)
+    box = sentiment_box(model, vocab, initial_text="zxqv blorft")  # no traceback
+    text, row, _ = box.children
+    meter, verdict = row.children
+    assert meter.value == 0.0 and "None of the words" in verdict.value
+    text.value = "zxqv blorft good"  # answered, with the warning under the answer
+    assert "P(positive)" in verdict.value and "2 of the 3 words" in verdict.value
+    text.value = "good film"
+    assert "P(positive)" in verdict.value and "&lt;unk&gt;" not in verdict.value
+    other = Vocab.build([["nice", "dull", "plot"]])  # same size, other words
+    box = sentiment_box(model, other, initial_text="nice", expected_fingerprint=vocab.fingerprint)
+    assert "not the one the model was trained with" in box.children[1].children[1].value
+
+
 def test_generation_box_generates_and_reports_unreadable_prompts():
     from course_utils.data.chars import TextCorpus, char_vocab
     from course_utils.models import CharLanguageModel

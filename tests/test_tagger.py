@@ -10,9 +10,9 @@ from torch import nn
 
 from course_utils.data.tagging import TagCollate, TaggingDataset, TaggingVocabs
 from course_utils.data.ud import TaggedSentence
+from course_utils.inference.tagging import predict_tags, tag_sentence, tagging_report
 from course_utils.models import MODEL_CLASSES, BiLSTMTagger, CharCNN, run_masked
 from course_utils.plots import plot_confusion_matrix, plot_learning_curves
-from course_utils.tagging import predict_tags, tag_sentence, tagging_report
 from course_utils.tasks import TokenClassification
 from course_utils.train import evaluate, fit
 
@@ -277,3 +277,47 @@ def test_fit_trains_a_tagger_on_a_per_token_task(one_thread):
     )
     assert history.unit == "token" and history.best_valid_acc > 0.9
     assert plot_learning_curves(history).axes[0].get_ylabel() == "loss per token"
+
+
+def _toy_tagger(vocabs: TaggingVocabs, words: int | None = None) -> BiLSTMTagger:
+    return BiLSTMTagger(
+        words or len(vocabs.words),
+        4,
+        4,
+        len(vocabs.tags),
+        padding_idx=vocabs.words.pad_index,
+        num_chars=len(vocabs.chars),
+        char_padding_idx=vocabs.chars.pad_index,
+    )
+
+
+def test_tag_sentence_names_bad_sentences():
+    vocabs, _ = _toy_data()
+    model = _toy_tagger(vocabs)
+    for bad in (None, 5, 3.5):
+        with pytest.raises(TypeError, match=rf"a str or a list of words, got {type(bad).__name__}"):
+            tag_sentence(model, vocabs, bad)
+    with pytest.raises(TypeError, match="not their ids"):
+        tag_sentence(model, vocabs, vocabs.encode_words(["a", "b"]).tolist())
+    with pytest.raises(ValueError, match="Word 1 of the sentence is empty"):
+        tag_sentence(model, vocabs, ["a", "", "b"])  # e.g. "a  b".split(" ")
+    pairs = tag_sentence(model, vocabs, ("a", "b"), show=False)  # a tuple of words is fine
+    assert [w for w, _ in pairs] == ["a", "b"]
+
+
+def test_tag_sentence_and_predict_tags_check_the_model_and_vocabularies():
+    from course_utils.models import RecurrentClassifier
+
+    vocabs, loader = _toy_data()
+    with pytest.raises(TypeError, match="needs the TaggingVocabs"):
+        tag_sentence(_toy_tagger(vocabs), vocabs.words, ["a"])
+    with pytest.raises(ValueError, match=r"word vocabulary has 4 entries but the model was built"):
+        tag_sentence(_toy_tagger(vocabs, words=9), vocabs, ["a"])
+    fewer_tags = TaggingVocabs(vocabs.words, vocabs.chars, ["X"])
+    with pytest.raises(ValueError, match="tag list has 1 entry but the model was built for 2"):
+        tag_sentence(_toy_tagger(vocabs), fewer_tags, ["a"])  # was an IndexError on a tag id
+    classifier = RecurrentClassifier(len(vocabs.words), 4, 4, 1)
+    with pytest.raises(TypeError, match=r"needs a tagger.*RecurrentClassifier"):
+        tag_sentence(classifier, vocabs, ["a"])
+    with pytest.raises(TypeError, match=r"predict_tags needs a tagger"):
+        predict_tags(classifier, loader, vocabs.words.unk_index)

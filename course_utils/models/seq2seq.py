@@ -10,7 +10,7 @@ sentence. They differ in what the decoder may look at:
   states through additive (Bahdanau) attention, ``e_{t,i} = vᵀ tanh(W s_{t-1} + U h_i)``,
   with a softmax that gives padded source positions exactly zero weight.
 
-Decoding (greedy, beam search) lives in :mod:`course_utils.decoding`; it only
+Decoding (greedy, beam search) lives in :mod:`course_utils.inference.decoding`; it only
 needs the three methods every model here has: :meth:`encode` (source → memory),
 :meth:`initial_hidden` and :meth:`step` (one target word → logits of the next).
 """
@@ -258,7 +258,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
     Each step: attention weights ``α_t`` from ``s_{t-1}`` and every ``h_i``, context
     ``c_t = Σ_i α_{t,i} h_i``, then ``s_t = GRU([emb(y_{t-1}); c_t], s_{t-1})`` and
     ``logits_t = readout([s_t; c_t; emb(y_{t-1})])`` (see :func:`readout`). The decoders in
-    :mod:`course_utils.decoding` collect the weights ``α_t`` of every step for plots.
+    :mod:`course_utils.inference.decoding` collect the weights ``α_t`` of every step for plots.
     """
 
     def __init__(

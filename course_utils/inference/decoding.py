@@ -20,14 +20,23 @@ sentences is one batch of ``B·K`` rows), which is what makes beam search over a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import torch
 from torch import nn
 
 from course_utils.data.text import Tokenizer, Vocab
+from course_utils.helpers import eval_mode, model_device
+from course_utils.inference.inputs import (
+    check_known_words,
+    check_vocab_size,
+    require_model,
+    vocab_rows,
+)
 
 __all__ = [
     "Hypothesis",
@@ -56,10 +65,6 @@ class Hypothesis:
     attention: torch.Tensor | None = None
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _never_emitted(model: nn.Module, sos: int) -> list[int]:
     """Target ids a decoder must not output: ``<sos>`` and the target ``<pad>``.
 
@@ -80,6 +85,53 @@ def _cut(ids: Sequence[int], eos: int) -> tuple[list[int], bool]:
     return ids, False
 
 
+def _check_settings(max_len: int, beam_width: int = 1) -> None:
+    for name, value, meaning in (
+        ("max_len", max_len, "the most words a translation may have"),
+        ("beam_width", beam_width, "how many partial translations are kept"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be a whole number ({meaning}), got {value!r}.")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1 ({meaning}), got {value}.")
+
+
+@dataclass
+class _Start:
+    """A batch of sources encoded on the model's device, ready for the first decoder step."""
+
+    device: torch.device
+    lengths: torch.Tensor  # CPU, [B]
+    memory: tuple
+    hidden: torch.Tensor
+
+
+def _start(model: nn.Module, src: torch.Tensor, src_lengths, repeat: int = 1) -> _Start:
+    """Encode ``src``; with ``repeat=K`` every sentence's memory is repeated for ``K`` beams."""
+    device = model_device(model)
+    lengths = torch.as_tensor(src_lengths).cpu()
+    memory = model.encode(src.to(device), lengths)
+    if repeat > 1:
+        memory = tuple(t.repeat_interleave(repeat, dim=0) for t in memory)
+    return _Start(device, lengths, memory, model.initial_hidden(memory))
+
+
+def _step_log_probs(model, prev, hidden, memory, banned):
+    """Log-probabilities of the next word (banned ids at ``-inf``), new hidden, attention."""
+    logits, hidden, attn = model.step(prev, hidden, memory)
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    logp[:, banned] = float("-inf")
+    return logp, hidden, attn
+
+
+def _hypothesis(ids: list[int], eos: int, log_prob: float, maps, source_len: int) -> Hypothesis:
+    """Cut ``ids`` at ``<eos>`` and keep one attention row per step taken (``<eos>`` included)."""
+    cut, ended = _cut(ids, eos)
+    steps = len(cut) + int(ended)
+    attention = maps[:steps, :source_len].cpu() if maps is not None and steps else None
+    return Hypothesis(cut, log_prob, attention)
+
+
 @torch.no_grad()
 def greedy_decode(
     model: nn.Module,
@@ -94,24 +146,18 @@ def greedy_decode(
 
     Stops when every sentence has produced ``<eos>`` or after ``max_len`` words.
     """
-    was_training = model.training
-    model.eval()
-    try:
-        device = _device(model)
-        src = src.to(device)
-        lengths = torch.as_tensor(src_lengths).cpu()
-        memory = model.encode(src, lengths)
-        hidden = model.initial_hidden(memory)
-        batch = src.size(0)
+    _check_settings(max_len)
+    model = require_model(model, "translation model", "greedy_decode")
+    with eval_mode(model):
+        start = _start(model, src, src_lengths)
+        batch, device, hidden = src.size(0), start.device, start.hidden
         prev = torch.full((batch,), sos, dtype=torch.long, device=device)
         done = torch.zeros(batch, dtype=torch.bool, device=device)
         total = torch.zeros(batch, dtype=torch.float64, device=device)
         tokens, weights = [], []
         banned = _never_emitted(model, sos)
         for _ in range(max_len):
-            logits, hidden, attn = model.step(prev, hidden, memory)
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            logp[:, banned] = float("-inf")
+            logp, hidden, attn = _step_log_probs(model, prev, hidden, start.memory, banned)
             prev = logp.argmax(-1)
             total += torch.where(done, 0.0, logp.gather(1, prev[:, None]).squeeze(1).double())
             tokens.append(prev)
@@ -119,17 +165,34 @@ def greedy_decode(
             done |= prev == eos
             if bool(done.all()):
                 break
-    finally:
-        model.train(was_training)
     ids = torch.stack(tokens, dim=1).tolist()
     maps = torch.stack(weights, dim=1).cpu() if weights[0] is not None else None
-    out = []
-    for row in range(batch):
-        cut, ended = _cut(ids[row], eos)
-        steps = len(cut) + int(ended)
-        attention = maps[row, :steps, : int(lengths[row])] if maps is not None else None
-        out.append(Hypothesis(cut, float(total[row]), attention))
-    return out
+    return [
+        _hypothesis(
+            ids[row],
+            eos,
+            float(total[row]),
+            maps[row] if maps is not None else None,
+            int(start.lengths[row]),
+        )
+        for row in range(batch)
+    ]
+
+
+def _backtrack(
+    tokens, parents, weights, b: int, beam: int
+) -> tuple[list[int], torch.Tensor | None]:
+    """Ids and attention rows of sentence ``b``'s beam ``beam``, traced back from the end."""
+    ids, maps = [], []
+    for t in range(len(tokens) - 1, -1, -1):
+        ids.append(int(tokens[t][b, beam]))
+        parent = int(parents[t][b, beam])
+        if weights[t] is not None:
+            maps.append(weights[t][b, parent])  # the step was taken from the parent beam
+        beam = parent
+    ids.reverse()
+    maps.reverse()
+    return ids, torch.stack(maps) if maps else None
 
 
 @torch.no_grad()
@@ -154,17 +217,12 @@ def beam_search(
     the highest ``log P / length ** length_penalty`` (length counts ``<eos>``).
     With ``beam_width=1`` this is exactly greedy decoding.
     """
-    if beam_width < 1:
-        raise ValueError(f"beam_width must be at least 1, got {beam_width}.")
-    was_training = model.training
-    model.eval()
-    try:
-        device = _device(model)
-        src = src.to(device)
-        lengths = torch.as_tensor(src_lengths).cpu()
-        batch, k = src.size(0), beam_width
-        memory = tuple(t.repeat_interleave(k, dim=0) for t in model.encode(src, lengths))
-        hidden = model.initial_hidden(memory)
+    _check_settings(max_len, beam_width)
+    model = require_model(model, "translation model", "beam_search")
+    batch, k = src.size(0), beam_width
+    with eval_mode(model):
+        start = _start(model, src, src_lengths, repeat=k)
+        device, hidden = start.device, start.hidden
         scores = torch.full((batch, k), float("-inf"), device=device)
         scores[:, 0] = 0.0  # all beams start identical: keep one so the first step differs
         done = torch.zeros(batch, k, dtype=torch.bool, device=device)
@@ -174,51 +232,64 @@ def beam_search(
         tokens, parents, weights = [], [], []
         banned = _never_emitted(model, sos)
         for _ in range(max_len):
-            logits, hidden, attn = model.step(prev, hidden, memory)
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            logp[:, banned] = float("-inf")
+            logp, hidden, attn = _step_log_probs(model, prev, hidden, start.memory, banned)
             logp = logp.view(batch, k, -1)
             vocab = logp.size(-1)
             finished_row = torch.full_like(logp[0, 0], float("-inf"))
             finished_row[eos] = 0.0
             logp = torch.where(done[..., None], finished_row, logp)
-            best, flat = (scores[..., None] + logp).view(batch, -1).topk(k, dim=1)
+            scores, flat = (scores[..., None] + logp).view(batch, -1).topk(k, dim=1)
             parent, token = flat // vocab, flat % vocab
             was_done = done.gather(1, parent)
             length = length.gather(1, parent) + (~was_done).float()
             done = was_done | (token == eos)
-            scores = best
-            index = (rows + parent).view(-1)
-            hidden = hidden.index_select(0, index)
+            hidden = hidden.index_select(0, (rows + parent).view(-1))
             prev = token.view(-1)
             tokens.append(token)
             parents.append(parent)
             weights.append(attn.view(batch, k, -1) if attn is not None else None)
             if bool(done.all()):
                 break
-    finally:
-        model.train(was_training)
-    normalised = scores / length.clamp(min=1.0) ** length_penalty
-    winner = normalised.argmax(dim=1)
+    winner = (scores / length.clamp(min=1.0) ** length_penalty).argmax(dim=1)
     out = []
     for b in range(batch):
-        beam = int(winner[b])
-        ids, maps = [], []
-        for t in range(len(tokens) - 1, -1, -1):
-            ids.append(int(tokens[t][b, beam]))
-            parent = int(parents[t][b, beam])
-            if weights[t] is not None:
-                maps.append(weights[t][b, parent])  # the step was taken from the parent beam
-            beam = parent
-        ids.reverse()
-        maps.reverse()
-        cut, ended = _cut(ids, eos)
-        steps = len(cut) + int(ended)
-        attention = (
-            torch.stack(maps[:steps])[:, : int(lengths[b])].cpu() if maps and steps else None
-        )
-        out.append(Hypothesis(cut, float(scores[b, int(winner[b])]), attention))
+        ids, maps = _backtrack(tokens, parents, weights, b, int(winner[b]))
+        log_prob = float(scores[b, int(winner[b])])
+        out.append(_hypothesis(ids, eos, log_prob, maps, int(start.lengths[b])))
     return out
+
+
+def _sos_eos(tgt_vocab) -> tuple[int, int]:
+    """The ids of ``<sos>`` and ``<eos>`` in the target vocabulary, or a clear error."""
+    if not isinstance(tgt_vocab, Vocab):
+        raise TypeError(
+            "tgt_vocab must be the target Vocab the model was trained with (e.g. data.tgt_vocab), "
+            f"got {type(tgt_vocab).__name__}."
+        )
+    missing = [t for t in ("<sos>", "<eos>") if t not in tgt_vocab]
+    if missing:
+        raise ValueError(
+            f"The target vocabulary has no {' or '.join(missing)}, so the decoder cannot know "
+            "where a translation starts and ends. Pass the target vocabulary the model was "
+            "trained with (built with SPECIALS from course_utils.data.multi30k); are src_vocab "
+            "and tgt_vocab swapped?"
+        )
+    return tgt_vocab.stoi["<sos>"], tgt_vocab.stoi["<eos>"]
+
+
+def _check_vocabs(module: nn.Module, src_vocab: Vocab | None, tgt_vocab: Vocab) -> tuple[int, int]:
+    """``<sos>`` and ``<eos>`` ids, once both vocabularies are known to fit the model."""
+    sos_eos = _sos_eos(tgt_vocab)
+    fix = (
+        "Pass the vocabularies the model was trained with, source first: "
+        "translate(model, text, data.src_tokenizer, data.src_vocab, data.tgt_vocab)."
+    )
+    if src_vocab is not None:  # None: translate_dataset, whose sources are ids already
+        check_vocab_size(
+            len(src_vocab), vocab_rows(module, "src_vocab_size"), "source vocabulary", fix
+        )
+    check_vocab_size(len(tgt_vocab), vocab_rows(module, "tgt_vocab_size"), "target vocabulary", fix)
+    return sos_eos
 
 
 def translate_dataset(
@@ -237,7 +308,9 @@ def translate_dataset(
     Sentences are decoded in batches of similar length (little padding);
     ``beam_width=1`` is greedy decoding.
     """
-    sos, eos = tgt_vocab.stoi["<sos>"], tgt_vocab.stoi["<eos>"]
+    _check_settings(max_len, beam_width)
+    module = require_model(model, "translation model", "translate_dataset")
+    sos, eos = _check_vocabs(module, None, tgt_vocab)
     order = np.argsort(dataset.src_lengths, kind="stable")
     results: list[list[str]] = [[] for _ in range(len(dataset))]
     for start in range(0, len(order), batch_size):
@@ -247,7 +320,7 @@ def translate_dataset(
         src = torch.full((len(seqs), int(lengths.max())), src_pad, dtype=torch.long)
         for row, seq in enumerate(seqs):
             src[row, : len(seq)] = seq
-        hyps = _decode(model, src, lengths, sos, eos, beam_width, max_len, length_penalty)
+        hyps = _decode(module, src, lengths, sos, eos, beam_width, max_len, length_penalty)
         for i, hyp in zip(idx, hyps, strict=True):
             results[i] = tgt_vocab.decode(hyp.ids)
     return results
@@ -256,16 +329,8 @@ def translate_dataset(
 def _decode(model, src, lengths, sos, eos, beam_width, max_len, length_penalty):
     if beam_width == 1:
         return greedy_decode(model, src, lengths, sos=sos, eos=eos, max_len=max_len)
-    return beam_search(
-        model,
-        src,
-        lengths,
-        sos=sos,
-        eos=eos,
-        beam_width=beam_width,
-        max_len=max_len,
-        length_penalty=length_penalty,
-    )
+    options = {"beam_width": beam_width, "max_len": max_len, "length_penalty": length_penalty}
+    return beam_search(model, src, lengths, sos=sos, eos=eos, **options)
 
 
 @dataclass
@@ -292,7 +357,7 @@ class Translation:
 def translate(
     model: nn.Module,
     text: str,
-    src_tokenizer: Tokenizer,
+    src_tokenizer: Tokenizer | Callable[[str], list[str]],
     src_vocab: Vocab,
     tgt_vocab: Vocab,
     *,
@@ -303,29 +368,44 @@ def translate(
     """Translate one sentence typed by a person.
 
     Raises ``ValueError`` with a message saying what to do when there is nothing to
-    translate: an empty text, or one whose every word is unknown to the model
-    (it would only see ``<unk>`` tokens and invent a sentence).
+    translate: an empty text, or one none of whose words the model knows (it would
+    only see ``<unk>`` tokens and invent a sentence); warns when it knows fewer than
+    half of them. Vocabularies that do not fit the model, and ``max_len`` or
+    ``beam_width`` below 1, are errors too.
     """
+    module = require_model(model, "translation model", "translate")
     if not isinstance(text, str):
         raise TypeError(f"translate expects the sentence as a str, got {type(text).__name__}.")
+    if not callable(src_tokenizer):
+        raise TypeError(
+            "src_tokenizer must split a sentence into tokens (e.g. data.src_tokenizer, the "
+            f"one the source vocabulary was built with), got {type(src_tokenizer).__name__}."
+        )
+    _check_settings(max_len, beam_width)
+    if not isinstance(src_vocab, Vocab):
+        raise TypeError(
+            "src_vocab must be the source Vocab the model was trained with (e.g. "
+            f"data.src_vocab), got {type(src_vocab).__name__}."
+        )
+    sos, eos = _check_vocabs(module, src_vocab, tgt_vocab)
     tokens = src_tokenizer(text)
     if not tokens:
         raise ValueError(
             "There is nothing to translate: the text is empty. Type a sentence, e.g. "
             "'Ein Hund rennt über die Wiese.'"
         )
+    advice = (
+        "Check the language and spelling, or use everyday words "
+        "(Multi30k describes photos: people, animals, places)."
+    )
+    note = check_known_words(
+        tokens, src_vocab, what="the sentence", vocab_name="source vocabulary", advice=advice
+    )
+    if note:
+        warnings.warn(note, stacklevel=2)
     ids = src_vocab.encode(tokens)
-    if all(i == src_vocab.unk_index for i in ids):
-        raise ValueError(
-            f"None of the words {tokens[:8]} is in the model's source vocabulary "
-            f"({len(src_vocab):,} words seen at least twice in training), so the model would "
-            "see only <unk>. Check the language and spelling, or use everyday words "
-            "(Multi30k describes photos: people, animals, places)."
-        )
-    src = torch.tensor([ids])
-    lengths = torch.tensor([len(ids)])
-    sos, eos = tgt_vocab.stoi["<sos>"], tgt_vocab.stoi["<eos>"]
-    hyp = _decode(model, src, lengths, sos, eos, beam_width, max_len, length_penalty)[0]
+    src, lengths = torch.tensor([ids]), torch.tensor([len(ids)])
+    hyp = _decode(module, src, lengths, sos, eos, beam_width, max_len, length_penalty)[0]
     return Translation(tokens, tgt_vocab.decode(hyp.ids), hyp.attention, hyp.log_prob)
 
 
@@ -369,16 +449,14 @@ def loss_with_teacher_forcing(
     two measures *exposure bias*: how much the model suffers from its own mistakes.
     Padded target positions are ignored.
     """
-    was_training = model.training
-    model.eval()
-    device = _device(model)
-    generator_state = torch.get_rng_state()
-    torch.manual_seed(seed)
+    module = require_model(model, "translation model", "loss_with_teacher_forcing")
+    device = model_device(module)
     total, count = 0.0, 0
-    try:
+    with eval_mode(module), torch.random.fork_rng(devices=[]):  # the caller's RNG is untouched
+        torch.manual_seed(seed)
         for src, src_lengths, tgt, _ in loader:
             src, tgt = src.to(device), tgt.to(device)
-            logits = model(src, src_lengths, tgt, teacher_forcing_ratio=ratio)
+            logits = module(src, src_lengths, tgt, teacher_forcing_ratio=ratio)
             targets = tgt[:, 1:]
             loss = nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)),
@@ -388,7 +466,4 @@ def loss_with_teacher_forcing(
             )
             total += float(loss)
             count += int((targets != pad_index).sum())
-    finally:
-        torch.set_rng_state(generator_state)
-        model.train(was_training)
     return total / count

@@ -20,22 +20,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchmetrics.functional.classification import (
-    multiclass_confusion_matrix,
-    multiclass_f1_score,
-    multiclass_precision,
-    multiclass_recall,
-)
 
-from course_utils.distributed import unwrap
 from course_utils.data.tagging import TaggingVocabs
+from course_utils.helpers import eval_mode, model_device
+from course_utils.inference.inputs import check_vocab_size, require_model, vocab_rows
 from course_utils.tasks import length_mask, to_device
 
 __all__ = ["TagPredictions", "TaggingReport", "predict_tags", "tag_sentence", "tagging_report"]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(iter(model.parameters()), torch.empty(0)).device
 
 
 def _word_ids(inputs) -> torch.Tensor:
@@ -61,12 +52,10 @@ def predict_tags(model: nn.Module, loader: Iterable, unk_index: int) -> TagPredi
     Batches are ``(inputs, lengths, tags)`` as :class:`~course_utils.data.tagging.TagCollate`
     makes them. A token is OOV when its word id is ``unk_index``.
     """
-    module = unwrap(model)
-    device = _device_of(module)
-    was_training = module.training
-    module.eval()
+    module = require_model(model, "tagger", "predict_tags")
+    device = model_device(module)
     predicted, gold, oov = [], [], []
-    try:
+    with eval_mode(module):
         for inputs, lengths, tags in loader:
             inputs = to_device(inputs, device)
             scores = module(inputs, lengths.cpu())
@@ -74,8 +63,6 @@ def predict_tags(model: nn.Module, loader: Iterable, unk_index: int) -> TagPredi
             predicted.append(scores.argmax(dim=-1)[mask].cpu())
             gold.append(tags.to(device)[mask].cpu())
             oov.append((_word_ids(inputs) == unk_index)[mask].cpu())
-    finally:
-        module.train(was_training)
     if not gold:
         raise ValueError("The loader yielded no batches: nothing to tag.")
     return TagPredictions(torch.cat(predicted), torch.cat(gold), torch.cat(oov))
@@ -125,6 +112,13 @@ def tagging_report(model: nn.Module, loader: Iterable, vocabs: TaggingVocabs) ->
 
     Per-tag scores of a tag that never occurs (and is never predicted) are 0.
     """
+    from torchmetrics.functional.classification import (  # slow to import: only when needed
+        multiclass_confusion_matrix,
+        multiclass_f1_score,
+        multiclass_precision,
+        multiclass_recall,
+    )
+
     preds = predict_tags(model, loader, vocabs.words.unk_index)
     n_tags = len(vocabs.tags)
     correct = preds.predicted == preds.gold
@@ -144,6 +138,52 @@ def tagging_report(model: nn.Module, loader: Iterable, vocabs: TaggingVocabs) ->
     )
 
 
+def _words(sentence, tokenizer) -> list[str]:
+    """The words of ``sentence`` (a str to tokenise, or a list of words), checked."""
+    example = "e.g. tag_sentence(model, vocabs, 'I saw her duck.')"
+    if isinstance(sentence, str):
+        if tokenizer is None:
+            from course_utils.data.text import Tokenizer
+
+            tokenizer = Tokenizer(lower=False, clean_html=False)
+        words = list(tokenizer(sentence))
+    elif isinstance(sentence, Sequence):
+        words = list(sentence)
+    else:
+        raise TypeError(
+            "tag_sentence takes the sentence as a str or a list of words, got "
+            f"{type(sentence).__name__}; {example}."
+        )
+    for i, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(
+                f"Word {i} of the sentence, {word!r}, is not a str but {type(word).__name__}: "
+                f"pass the words themselves, not their ids; {example}."
+            )
+        if not word.strip():
+            raise ValueError(
+                f"Word {i} of the sentence is empty or only whitespace: it has nothing to tag. "
+                "Split the sentence with str.split() (no argument), or pass the str itself."
+            )
+    if not words:
+        raise ValueError(f"The sentence has no words to tag. Pass some text, {example}.")
+    return words
+
+
+def _check_vocabs(module: nn.Module, vocabs) -> None:
+    if not isinstance(vocabs, TaggingVocabs):
+        raise TypeError(
+            "tag_sentence needs the TaggingVocabs the tagger was trained with (words, "
+            f"characters and tags; e.g. loaders.vocabs), got {type(vocabs).__name__}."
+        )
+    fix = "Pass the TaggingVocabs the tagger was trained with (e.g. loaders.vocabs)."
+    check_vocab_size(len(vocabs.words), vocab_rows(module), "word vocabulary", fix)
+    check_vocab_size(
+        len(vocabs.chars), vocab_rows(module, "num_chars"), "character vocabulary", fix
+    )
+    check_vocab_size(len(vocabs.tags), vocab_rows(module, "num_tags"), "tag list", fix)
+
+
 @torch.no_grad()
 def tag_sentence(
     model: nn.Module,
@@ -159,31 +199,16 @@ def tag_sentence(
     spaCy tokenizer with ``lower=False``: the character model needs the real case)
     or a list of words already split.
     """
-    if isinstance(sentence, str):
-        if tokenizer is None:
-            from course_utils.data.text import Tokenizer
-
-            tokenizer = Tokenizer(lower=False, clean_html=False)
-        words = tokenizer(sentence)
-    else:
-        words = [str(w) for w in sentence]
-    if not words:
-        raise ValueError(
-            "The sentence has no words to tag. Pass some text, e.g. "
-            "tag_sentence(model, vocabs, 'I saw her duck.')."
-        )
-    module = unwrap(model)
-    device = _device_of(module)
+    module = require_model(model, "tagger", "tag_sentence")
+    _check_vocabs(module, vocabs)
+    words = _words(sentence, tokenizer)
+    device = model_device(module)
     word_ids = vocabs.encode_words(words).unsqueeze(0).to(device)
     inputs = word_ids
     if getattr(module, "uses_chars", False):
         inputs = (word_ids, vocabs.encode_chars(words).unsqueeze(0).to(device))
-    was_training = module.training
-    module.eval()
-    try:
+    with eval_mode(module):
         scores = module(inputs, torch.tensor([len(words)]))
-    finally:
-        module.train(was_training)
     tags = [vocabs.tags[i] for i in scores[0].argmax(dim=-1).tolist()]
     if show:
         width = max(len(w) for w in words)

@@ -21,14 +21,23 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 
 import torch
 from torch import nn
 
-from course_utils.distributed import unwrap
 from course_utils.data.chars import TextCorpus
+from course_utils.helpers import eval_mode, model_device
+from course_utils.inference.inputs import check_vocab_size, require_model, vocab_rows
 
-__all__ = ["filter_logits", "generate", "lm_scores", "sample_next", "samples_html"]
+__all__ = [
+    "check_sampling",
+    "filter_logits",
+    "generate",
+    "lm_scores",
+    "sample_next",
+    "samples_html",
+]
 
 
 def lm_scores(nats_per_token: float) -> dict[str, float]:
@@ -44,6 +53,36 @@ def lm_scores(nats_per_token: float) -> dict[str, float]:
     }
 
 
+def check_sampling(
+    temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> None:
+    """A clear error for a sampling setting that cannot work, before any sampling starts.
+
+    ``temperature`` is 0 (greedy) or a positive finite number, ``top_k`` a whole number
+    of at least 1, ``top_p`` a share in ``(0, 1]``; ``None`` switches a filter off.
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, Real):
+        raise TypeError(
+            f"temperature must be a number (0 for greedy, e.g. 0.8), got {temperature!r}."
+        )
+    if not 0 <= temperature < math.inf:  # also false for nan
+        raise ValueError(
+            f"temperature must be 0 (greedy) or positive and finite, got {temperature}. "
+            "Try 0.5 (safe), 1.0 (the model's own distribution) or 1.5 (adventurous)."
+        )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, Integral)):
+        raise TypeError(f"top_k must be a whole number (or None), got {top_k!r}.")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1 (or None), got {top_k}.")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, Real)):
+        raise TypeError(f"top_p must be a number in (0, 1] (or None), got {top_p!r}.")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(
+            f"top_p must be in (0, 1], got {top_p}: it is the share of probability kept, "
+            "e.g. 0.9 (1.0 keeps every token)."
+        )
+
+
 def filter_logits(
     logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
 ) -> torch.Tensor:
@@ -51,15 +90,12 @@ def filter_logits(
 
     The most likely token is always kept, so at least one token can be sampled.
     """
+    check_sampling(top_k=top_k, top_p=top_p)
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1 (or None), got {top_k}.")
         k = min(top_k, logits.shape[-1])
         kth = torch.topk(logits, k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}.")
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         before = torch.cumsum(probs, dim=-1) - probs  # mass of the strictly more likely tokens
@@ -81,8 +117,7 @@ def sample_next(
 
     ``temperature=0`` is greedy decoding (the arg-max), the limit of ``τ → 0``.
     """
-    if temperature < 0 or math.isnan(temperature):
-        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}.")
+    check_sampling(temperature)
     squeeze = logits.dim() == 1
     logits = logits.unsqueeze(0) if squeeze else logits
     logits = filter_logits(logits.float(), top_k, top_p)
@@ -97,6 +132,43 @@ def sample_next(
 def _never_sample(corpus: TextCorpus) -> list[int]:
     """Specials a generator must not produce: ``<pad>`` and ``<unk>``."""
     return [corpus.vocab.pad_index, corpus.vocab.unk_index]
+
+
+def _checked_inputs(model, corpus, prompt, length, unknown) -> nn.Module:
+    module = require_model(model, "language model", "generate")
+    if not isinstance(corpus, TextCorpus):
+        raise TypeError(
+            "generate needs the TextCorpus the model was trained on as its second argument "
+            f"(it turns the prompt into ids and ids back into text), got {type(corpus).__name__}. "
+            "E.g. corpus = load_tiny_shakespeare(); generate(model, corpus, 'ROMEO:')."
+        )
+    if not isinstance(prompt, str):
+        raise TypeError(
+            f"The prompt must be a str (the text to continue), got {type(prompt).__name__}; "
+            "e.g. generate(model, corpus, 'ROMEO:')."
+        )
+    if not prompt:
+        raise ValueError(
+            "The prompt is empty: give the model at least one token to continue, "
+            'e.g. "ROMEO:" or a newline "\\n".'
+        )
+    if isinstance(length, bool) or not isinstance(length, Integral):
+        raise TypeError(f"length is a number of tokens: a whole number, got {length!r}.")
+    if length < 0:
+        raise ValueError(f"length must be 0 or more, got {length}.")
+    if unknown not in ("error", "unk"):
+        raise ValueError(
+            f"unknown must be 'error' (stop on a token the model never saw) or 'unk' "
+            f"(read it as <unk>), got {unknown!r}."
+        )
+    check_vocab_size(
+        len(corpus.vocab),
+        vocab_rows(module),
+        f"vocabulary of this {corpus.level}-level corpus",
+        "Pass the TextCorpus the model was trained on (a character model needs the "
+        "character corpus, a word model the word corpus).",
+    )
+    return module
 
 
 @torch.no_grad()
@@ -122,34 +194,24 @@ def generate(
     naming them (``unknown="unk"`` maps them to ``<unk>`` instead, useful for
     word-level models). ``<pad>`` and ``<unk>`` are never generated.
     """
-    if not prompt:
-        raise ValueError(
-            "The prompt is empty: give the model at least one token to continue, "
-            'e.g. "ROMEO:" or a newline "\\n".'
-        )
-    if length < 0:
-        raise ValueError(f"length must be 0 or more, got {length}.")
+    module = _checked_inputs(model, corpus, prompt, length, unknown)
+    check_sampling(temperature, top_k, top_p)
     ids = corpus.encode(prompt, unknown=unknown)
     if ids.numel() == 0:
         raise ValueError(f"The prompt {prompt!r} has no tokens for this {corpus.level} model.")
-    module = unwrap(model)
-    device = next(module.parameters()).device
+    device = model_device(module)
     generator = None
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     banned = torch.tensor(_never_sample(corpus), device=device)
-    was_training = module.training
-    module.eval()
-    try:
+    generated: list[int] = []
+    with eval_mode(module):
         logits, hidden = module(ids.unsqueeze(0).to(device))
-        generated: list[int] = []
         for _ in range(length):
             step = logits[:, -1, :].float().index_fill(-1, banned, float("-inf"))
             token = sample_next(step, temperature, top_k, top_p, generator)
             generated.append(int(token))
             logits, hidden = module(token.view(1, 1), hidden)
-    finally:
-        module.train(was_training)
     continuation = corpus.decode(generated)
     if not include_prompt:
         return continuation
