@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from course_utils.distributed import unwrap
+from course_utils.helpers import atomic_write
 
 FORMAT = 1
 _MAX_LISTED = 8
@@ -71,6 +72,29 @@ def _vocab_fingerprint_from_file(vocab_path: Path) -> str | None:
     return Vocab.load(vocab_path).fingerprint
 
 
+def checkpoint_payload(
+    model: nn.Module, *, vocab: dict | None = None, extra: dict | None = None
+) -> dict[str, Any]:
+    """The dictionary a checkpoint file holds for ``model`` (see the module docstring)."""
+    module = unwrap(model)
+    return {
+        "format": FORMAT,
+        "model_class": type(module).__name__,
+        "model_config": _config_of(module),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "vocab": vocab if vocab is not None else {"path": None, "fingerprint": None},
+        "extra": extra if extra is not None else {},
+    }
+
+
+def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """``torch.save`` ``payload`` to ``path`` atomically: a crash keeps the previous file."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        torch.save(payload, fh)
+    return path
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -88,38 +112,47 @@ def save_checkpoint(
     ``extra`` must hold plain values (numbers, strings, lists, dicts) and tensors.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = unwrap(model)
     vocab = {"path": None, "fingerprint": vocab_fingerprint}
     if vocab_path is not None:
         vocab_path = Path(vocab_path)
         if vocab_fingerprint is None:
             vocab_fingerprint = _vocab_fingerprint_from_file(vocab_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             stored = os.path.relpath(vocab_path.resolve(), path.parent.resolve())
         except ValueError:  # another drive on Windows
             stored = str(vocab_path.resolve())
         vocab = {"path": Path(stored).as_posix(), "fingerprint": vocab_fingerprint}
-    payload = {
-        "format": FORMAT,
-        "model_class": type(module).__name__,
-        "model_config": _config_of(module),
-        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-        "vocab": vocab,
-        "extra": extra if extra is not None else {},
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_checkpoint(path, checkpoint_payload(model, vocab=vocab, extra=extra))
 
 
-def _read(path: Path, map_location: Any) -> dict:
+def _unreadable(path: Path, err: BaseException) -> CheckpointError:
+    """Why ``torch.load`` failed, in words: a cut-off file or something that is no checkpoint."""
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    with path.open("rb") as fh:
+        starts_like_torch_save = fh.read(4) == b"PK\x03\x04"  # torch.save writes a zip
+    # A zip's directory is at its end: a file that starts as one but has none was cut off.
+    if starts_like_torch_save and not zipfile.is_zipfile(path):
+        return CheckpointError(
+            f"{path} is damaged or incomplete ({path.stat().st_size:,} bytes; torch.load "
+            f"says: {first_line}). It is the start of a checkpoint whose end is missing, "
+            "typically from a copy or download that was cut off (the course's own saves are "
+            "atomic). Nothing was loaded. Delete the file and copy it again, or re-train."
+        )
+    return CheckpointError(
+        f"{path} is not a course checkpoint: torch.load(weights_only=True) could not read "
+        f"it ({first_line}). Save models with course_utils.checkpoint.save_checkpoint or "
+        "fit(..., checkpoint_path=...)."
+    )
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """The checked contents of a checkpoint file; clear errors for anything else.
+
+    Raises FileNotFoundError for a missing file and :class:`CheckpointError` for a
+    truncated file, a file of another kind, a bare ``state_dict`` or another format.
+    """
+    path = Path(path)
     if not path.is_file():
         hint = (
             "Train the model first with fit(..., checkpoint_path=...) or save_checkpoint(), "
@@ -133,12 +166,12 @@ def _read(path: Path, map_location: Any) -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(
-            f"{path} is not a course checkpoint: torch.load(weights_only=True) could not read "
-            f"it ({first_line}). Save models with course_utils.checkpoint.save_checkpoint or "
-            "fit(..., checkpoint_path=...)."
-        ) from err
+        raise _unreadable(path, err) from err
+    _check_payload(path, payload)
+    return dict(payload)
+
+
+def _check_payload(path: Path, payload: Any) -> None:
     if not isinstance(payload, Mapping) or "format" not in payload:
         if (
             isinstance(payload, Mapping)
@@ -162,7 +195,6 @@ def _read(path: Path, map_location: Any) -> dict:
     for key in ("model_class", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"{path} is damaged: its '{key}' entry is missing.")
-    return dict(payload)
 
 
 def _short_list(lines: list[str]) -> list[str]:
@@ -182,7 +214,7 @@ def _config_call(payload: dict) -> str:
     return f"{payload['model_class']}(**{config!r})"
 
 
-def _mismatch_report(path: Path, payload: dict, model: nn.Module) -> tuple[str | None, list[str]]:
+def mismatch_report(path: Path, payload: dict, model: nn.Module) -> tuple[str | None, list[str]]:
     """Why ``payload`` does not fit ``model`` (None when it fits), and the config differences."""
     problems: list[str] = []
     diffs: list[str] = []
@@ -265,7 +297,7 @@ def load_checkpoint(
     ``extra`` and ``path``.
     """
     path = Path(path)
-    payload = _read(path, map_location)
+    payload = read_checkpoint(path, map_location)
     state = payload["state_dict"]
     if model is None:
         classes = model_classes if model_classes is not None else _model_classes()
@@ -289,7 +321,7 @@ def load_checkpoint(
                 f"{path}: {name}(**{dict(config)!r}) failed ({err}). The checkpoint was probably "
                 "written by another version of the course; re-train or build the model yourself."
             ) from err
-        report, _ = _mismatch_report(path, payload, model)
+        report, _ = mismatch_report(path, payload, model)
         if report:
             raise CheckpointError(report)
         model.load_state_dict(state)
@@ -298,7 +330,7 @@ def load_checkpoint(
         model.eval()
     else:
         module = unwrap(model)
-        report, diffs = _mismatch_report(path, payload, module)
+        report, diffs = mismatch_report(path, payload, module)
         if report:
             raise CheckpointError(report)
         if diffs:

@@ -75,3 +75,32 @@ def unwrap(model: nn.Module) -> nn.Module:
     ):
         model = model.module if hasattr(model, "module") else model._orig_mod
     return model
+
+
+def process_group_ready() -> bool:
+    """True once the process group is up with more than one process (inside ``fit``)."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
+    """Sum a few numbers over all ranks, so every rank sees whole-data-set metrics.
+
+    A no-op when not distributed. NCCL reduces only CUDA tensors, so under NCCL the
+    numbers travel on this rank's GPU whatever ``device`` says.
+    """
+    if not process_group_ready():
+        return values
+    if dist.get_backend() == "nccl" and device.type != "cuda":
+        device = distributed_device() or device
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
+def broadcast_state(module: nn.Module) -> None:
+    """Make every rank hold rank 0's parameters and buffers (a no-op when not distributed)."""
+    if not process_group_ready():
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)

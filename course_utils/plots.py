@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from course_utils.train import History
+from course_utils.history import History
 
 _METRIC_LABELS = {"loss": "loss per example", "acc": "accuracy"}
 
@@ -223,62 +223,6 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         + "|"
     )
     return "\n".join([line(header), rule, *(line(r) for r in body)])
-
-
-def compare_runs(
-    histories: History | Sequence[History],
-    *,
-    test_results: Mapping[str, float] | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> tuple[Figure, list[dict]]:
-    """Bar charts of accuracy (best validation, and test when given) and seconds per epoch.
-
-    Returns ``(figure, rows)``; the rows are :func:`results_table`'s, ready for
-    ``print(format_table(rows))``.
-    """
-    runs = _as_list(histories)
-    rows = results_table(runs, test_results=test_results, params=params)
-    names = [r["run"] for r in rows]
-    x = np.arange(len(runs))
-    fig = _new_figure(figsize=(max(8.0, 1.2 * len(runs) + 5), 4), layout="constrained")
-    ax_acc, ax_time = fig.subplots(1, 2)
-
-    def nan_if_none(v):
-        return math.nan if v is None else v
-
-    valid = [nan_if_none(r["best_valid_acc"]) for r in rows]
-    if test_results is not None:
-        test = [nan_if_none(r.get("test_acc")) for r in rows]
-        width = 0.4
-        bars = [
-            ax_acc.bar(x - width / 2, valid, width, label="best valid", color="C0"),
-            ax_acc.bar(x + width / 2, test, width, label="test", color="C1"),
-        ]
-        ax_acc.legend(fontsize="small")
-    else:
-        bars = [ax_acc.bar(x, valid, 0.6, label="best valid", color="C0")]
-    for container in bars:
-        ax_acc.bar_label(container, fmt="{:.1%}", fontsize="small", padding=2)
-    finite = [v for v in valid + ([] if test_results is None else test) if not math.isnan(v)]
-    low = min(finite) if finite else 0.0
-    ax_acc.set_ylim(max(0.0, low - 0.1), 1.0)
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.set_title("accuracy")
-
-    seconds = [nan_if_none(r["seconds_per_epoch"]) for r in rows]
-    container = ax_time.bar(x, seconds, 0.6, color="C2")
-    ax_time.bar_label(container, fmt="{:.1f}", fontsize="small", padding=2)
-    ax_time.set_ylabel("seconds per epoch")
-    ax_time.set_title("training time per epoch")
-    for ax in (ax_acc, ax_time):
-        ax.set_xticks(
-            x, names, rotation=20 if len(runs) > 3 else 0, ha="right" if len(runs) > 3 else "center"
-        )
-        ax.grid(axis="y", alpha=0.3)
-    return _done(fig), rows
-
-
-# --------------------------------------------------------------------------- attention
 
 
 def plot_attention(

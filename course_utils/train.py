@@ -1,16 +1,25 @@
-"""The one training loop of the course: ``fit``, ``evaluate``, ``predict`` and ``History``.
+"""The one training loop of the course: :func:`fit` and :func:`evaluate`.
 
-Every lesson trains with :func:`fit`; the caller chooses the model, optimizer and loss,
-and ``fit`` does the rest the same way everywhere:
+Every lesson trains with :func:`fit`; the caller chooses the model, optimizer and loss.
+The loop itself is short: for each epoch, train on every batch (optimizer step, optional
+gradient clipping and per-batch scheduler), validate, record the epoch in the
+:class:`~course_utils.history.History`, step a per-epoch scheduler. Everything around
+it is a callback (:mod:`course_utils.callbacks`), chosen from ``fit``'s arguments:
 
-* device placement (GPU when there is one; ``lengths`` stay on the CPU for packing),
-* per-example loss and accuracy for binary (one logit) and multi-class (C logits) models,
-  or per token for taggers, language models and seq2seq (a :mod:`course_utils.tasks` task),
-* gradient clipping, early stopping and keeping (and restoring) the best weights,
-* a checkpoint of the best model with a reference to its vocabulary,
-* ``tqdm`` progress bars and a :class:`History` for plots and result tables,
-* deterministic seeding, and
-* DistributedDataParallel when the same script is launched with ``torchrun``.
+* ``restore_best`` → :class:`~course_utils.callbacks.KeepBest` (always tracks the best epoch),
+* ``early_stopping_patience`` → :class:`~course_utils.callbacks.EarlyStopping`,
+* ``budget_minutes`` → :class:`~course_utils.callbacks.TimeBudget`,
+* ``checkpoint_path`` / ``vocab_path`` → :class:`~course_utils.callbacks.Checkpoint`,
+* ``progress`` → :class:`~course_utils.callbacks.ProgressLog`,
+* ``callbacks=[...]`` → your own, e.g. :class:`~course_utils.callbacks.ReportToTrial`;
+
+``resume=path`` saves the whole run after every epoch and continues a killed one
+(:mod:`course_utils.resume`). What one step means for each kind of model (a label per
+review, per token, the next character, a translation) is a :mod:`course_utils.tasks` task.
+Under ``torchrun`` the same call trains with DistributedDataParallel: each rank trains on
+its shard (``BucketBatchSampler`` shards automatically and gives every rank the same
+number of batches), metrics are summed over ranks, only rank 0 prints and saves, and every
+rank ends with the same weights. A resumed distributed run continues from rank 0's state.
 
 By default batches are ``(tokens [B, T], lengths [B], labels [B])`` as
 :class:`course_utils.data.batching.PadCollate` makes them, and models are called as
@@ -19,12 +28,11 @@ By default batches are ``(tokens [B, T], lengths [B], labels [B])`` as
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,175 +42,31 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_utils import config, distributed
-from course_utils.checkpoint import save_checkpoint
+from course_utils.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochTotals,
+    KeepBest,
+    ProgressLog,
+    Run,
+    TimeBudget,
+    existing_vocab_path,
+)
 from course_utils.distributed import unwrap
+from course_utils.helpers import eval_mode, model_device
+from course_utils.history import History
+from course_utils.resume import load_training_state, save_training_state
 from course_utils.tasks import Classification, Task, batch_metrics
 
 MONITORS = ("valid_acc", "valid_loss", "train_acc", "train_loss")
 
-__all__ = [
-    "History",
-    "Task",
-    "batch_metrics",
-    "evaluate",
-    "fit",
-    "predict",
-]
-
-
-# --------------------------------------------------------------------------- history
-
-
-@dataclass
-class History:
-    """What happened in each epoch of a run: losses, accuracies, timings and the best epoch.
-
-    Epochs are numbered from 1: ``best_epoch = 3`` means the third entry of each list.
-    ``epoch_seconds`` is the wall time of whole epochs (training, validation,
-    checkpointing), ``train_seconds`` of the training part only, and
-    ``train_examples_per_second`` the training throughput (reviews per second for IMDb).
-    """
-
-    name: str | None = None
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    valid_loss: list[float] = field(default_factory=list)
-    valid_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    train_seconds: list[float] = field(default_factory=list)
-    train_examples_per_second: list[float] = field(default_factory=list)
-    learning_rate: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_metric: float | None = None
-    monitor: str = "valid_acc"
-    stopped_early: bool = False
-    unit: str = "example"
-
-    def __len__(self) -> int:
-        return len(self.train_loss)
-
-    @property
-    def epochs(self) -> int:
-        """Number of epochs recorded."""
-        return len(self.train_loss)
-
-    @property
-    def reviews_per_second(self) -> float:
-        """Mean training throughput over all epochs (examples per second)."""
-        values = self.train_examples_per_second
-        return sum(values) / len(values) if values else math.nan
-
-    @property
-    def best_valid_acc(self) -> float:
-        """Validation accuracy of the best epoch (the weights ``restore_best`` keeps)."""
-        if not self.valid_acc:
-            return math.nan
-        if self.best_epoch is not None and 1 <= self.best_epoch <= len(self.valid_acc):
-            return self.valid_acc[self.best_epoch - 1]
-        return max(self.valid_acc)
-
-    def to_dict(self) -> dict:
-        """Plain values only (JSON, and safe inside a checkpoint)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> History:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing ones get defaults."""
-        known = {f.name for f in fields(cls)}
-        return cls(
-            **{k: (list(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
-        )
-
-    def summary(self) -> dict:
-        """One row for a results table: name, epochs, best epoch and accuracy, speed."""
-        seconds = self.epoch_seconds
-        return {
-            "run": self.name,
-            "epochs": self.epochs,
-            "best_epoch": self.best_epoch,
-            "best_valid_acc": self.best_valid_acc,
-            "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else math.nan,
-            "examples_per_second": self.reviews_per_second,
-        }
-
-    def as_rows(self) -> list[dict]:
-        """One dict per epoch (epoch, losses, accuracies, seconds), e.g. for a DataFrame."""
-        rows = []
-        for i in range(self.epochs):
-            row: dict[str, Any] = {"epoch": i + 1}
-            for key in (
-                "train_loss",
-                "train_acc",
-                "valid_loss",
-                "valid_acc",
-                "epoch_seconds",
-                "train_examples_per_second",
-            ):
-                values = getattr(self, key)
-                row[key] = values[i] if i < len(values) else None
-            rows.append(row)
-        return rows
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the history as JSON (atomically), e.g. to compare runs across sessions."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> History:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"No saved history at {path}. Save one with history.save(path)."
-            )
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
+__all__ = ["MONITORS", "Task", "batch_metrics", "evaluate", "fit"]
 
 
 def _acc_dtype(device: torch.device) -> torch.dtype:
     """Accumulate sums in float64, except on Apple's MPS, which has no float64."""
     return torch.float32 if device.type == "mps" else torch.float64
-
-
-def _dist_ready() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def _all_reduce(values: list[float], device: torch.device) -> list[float]:
-    """Sum a few numbers over all ranks (no-op when not distributed)."""
-    if not _dist_ready():
-        return values
-    if dist.get_backend() == "nccl" and device.type != "cuda":
-        device = distributed.distributed_device() or device
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor.tolist()
-
-
-def _broadcast_state(module: nn.Module) -> None:
-    """Make every rank hold rank 0's parameters and buffers."""
-    if not _dist_ready():
-        return
-    with torch.no_grad():
-        for tensor in module.state_dict().values():
-            dist.broadcast(tensor, src=0)
-
-
-# --------------------------------------------------------------------------- evaluate / predict
 
 
 @torch.no_grad()
@@ -227,78 +91,25 @@ def evaluate(
     each rank its own shard, as ``BucketBatchSampler(shuffle=False)`` does).
     """
     module = unwrap(model)
-    device = torch.device(device) if device is not None else _model_device(module)
-    was_training = module.training
-    module.eval()
+    device = torch.device(device) if device is not None else model_device(module)
     task = task if task is not None else Classification()
     task.start_epoch(training=False)
     total_loss = torch.zeros((), dtype=_acc_dtype(device), device=device)
     total_correct = torch.zeros((), dtype=_acc_dtype(device), device=device)
     n = 0
     show = progress and distributed.is_main_process()
-    try:
+    with eval_mode(module):
         for batch in tqdm(loader, desc=desc, leave=False, disable=not show):
             result = task.step(module, batch, loss_fn, device, training=False)
             total_loss += result.loss.to(total_loss.dtype) * result.count
             total_correct += result.correct
             n += result.count
-    finally:
-        module.train(was_training)
-    loss_sum, correct_sum, n_sum = _all_reduce(
+    loss_sum, correct_sum, n_sum = distributed.all_reduce_sum(
         [total_loss.item(), total_correct.item(), float(n)], device
     )
     if n_sum == 0:
         raise ValueError("The loader yielded no examples: nothing to evaluate.")
     return {"loss": loss_sum / n_sum, "acc": correct_sum / n_sum, "n": int(n_sum)}
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, loader: Iterable, *, device: torch.device | str | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(probabilities, labels)`` for every example, in the loader's order, on the CPU.
-
-    A binary model (one logit) gives ``[N]`` probabilities of the positive class
-    (sigmoid); a multi-class model ``[N, C]`` softmax probabilities. Under ``torchrun``
-    each rank returns the predictions of its own shard.
-    """
-    module = unwrap(model)
-    device = torch.device(device) if device is not None else _model_device(module)
-    was_training = module.training
-    module.eval()
-    probs, all_labels = [], []
-    try:
-        for batch in loader:
-            tokens, lengths, labels = batch
-            logits = module(tokens.to(device), lengths.cpu())
-            labels = labels.to(device)
-            if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
-                probs.append(torch.sigmoid(logits.reshape(-1)).float().cpu())
-            else:
-                probs.append(torch.softmax(logits, dim=-1).float().cpu())
-            all_labels.append(labels.cpu())
-    finally:
-        module.train(was_training)
-    if not probs:
-        raise ValueError("The loader yielded no examples: nothing to predict.")
-    return torch.cat(probs), torch.cat(all_labels)
-
-
-# --------------------------------------------------------------------------- fit
-
-
-def _mode_of(monitor: str) -> str:
-    if monitor not in MONITORS:
-        raise ValueError(f"monitor must be one of {', '.join(MONITORS)}; got {monitor!r}.")
-    return "max" if monitor.endswith("acc") else "min"
-
-
-def _improved(value: float, best: float | None, mode: str) -> bool:
-    if math.isnan(value):
-        return False
-    if best is None or math.isnan(best):
-        return True
-    return value > best if mode == "max" else value < best
 
 
 def _set_epoch(loader: Iterable, epoch: int) -> None:
@@ -311,16 +122,221 @@ def _set_epoch(loader: Iterable, epoch: int) -> None:
             seen.add(id(obj))
 
 
-def _fmt(value: float | None) -> str:
-    return "none" if value is None else f"{value:.4g}"
-
-
 def _current_lr(optimizer: torch.optim.Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"]) if optimizer.param_groups else math.nan
 
 
-def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+def _length(loader: Iterable) -> int | None:
+    try:
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _check_arguments(
+    epochs: int, monitor: str, scheduler_interval: str, history: History | None, resume: Any
+) -> None:
+    if epochs < 0:
+        raise ValueError(f"epochs must be 0 or more, got {epochs}.")
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {', '.join(MONITORS)}; got {monitor!r}.")
+    if scheduler_interval not in ("epoch", "batch"):
+        raise ValueError(
+            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}."
+        )
+    if history is not None and resume is not None:
+        raise ValueError(
+            "Give either history= (continue a run in this session) or resume= (continue a "
+            "run from its file), not both: the file already holds the run's history."
+        )
+
+
+def _place_model(
+    model: nn.Module, device: torch.device | str | None
+) -> tuple[nn.Module, nn.Module, torch.device]:
+    """``(plain model, model to train, device)``: on the device, wrapped in DDP under torchrun."""
+    is_dist = distributed.init_distributed()
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        model = model.module  # wrapped again below, on this call's device
+    if is_dist:
+        device = distributed.distributed_device()
+    device = torch.device(device) if device is not None else config.get_device()
+    model.to(device)
+    train_model: nn.Module = model  # keeps a torch.compile wrapper, if any
+    if is_dist:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return unwrap(model), train_model, device
+
+
+def _start_history(
+    history: History | None, name: str | None, model: nn.Module, monitor: str, unit: str
+) -> History:
+    if history is None:
+        return History(name=name or type(model).__name__, monitor=monitor, unit=unit)
+    if name is not None:
+        history.name = name
+    if history.monitor != monitor:  # another metric: the old best says nothing about it
+        history.best_epoch = history.best_metric = None
+    history.monitor = monitor
+    history.stopped_early, history.stop_reason = False, None
+    return history
+
+
+@dataclass
+class _Setup:
+    """What every epoch of one ``fit`` call uses, gathered so the loop reads short."""
+
+    train_model: nn.Module  # the model itself, or its DistributedDataParallel wrapper
+    train_loader: Iterable
+    valid_loader: Iterable
+    loss_fn: Callable
+    task: Task
+    device: torch.device
+    clip_grad_norm: float | None
+    scheduler: Any
+    scheduler_interval: str
+    resume: str | os.PathLike | None
+
+    @property
+    def batch_scheduler(self) -> Any:
+        return self.scheduler if self.scheduler_interval == "batch" else None
+
+    @property
+    def epoch_scheduler(self) -> Any:
+        return self.scheduler if self.scheduler_interval == "epoch" else None
+
+
+def _start_run(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    history: History,
+    epochs: int,
+    show: bool,
+    train_loader: Iterable,
+) -> Run:
+    return Run(
+        model=module,
+        optimizer=optimizer,
+        history=history,
+        end_epoch=history.epochs + epochs,
+        scheduler=scheduler,
+        main=distributed.is_main_process(),
+        show=show,
+        batches_per_epoch=_length(train_loader),
+    )
+
+
+def _train_one_epoch(
+    run: Run, setup: _Setup, callbacks: Sequence[Callback]
+) -> tuple[float, float, float]:
+    """Train on every batch once; ``(loss sum, correct, units)`` summed over all ranks."""
+    _set_epoch(setup.train_loader, run.epoch)
+    setup.train_model.train()
+    zero = torch.zeros((), dtype=_acc_dtype(setup.device), device=setup.device)
+    run.running = totals = EpochTotals(loss=zero.clone(), correct=zero.clone())
+    setup.task.start_epoch(training=True)
+    for batch in setup.train_loader:
+        run.optimizer.zero_grad(set_to_none=True)
+        result = setup.task.step(
+            setup.train_model, batch, setup.loss_fn, setup.device, training=True
+        )
+        result.loss.backward()
+        if setup.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), setup.clip_grad_norm)
+        run.optimizer.step()
+        if setup.batch_scheduler is not None:
+            setup.batch_scheduler.step()
+        totals.loss += result.loss.detach().to(totals.loss.dtype) * result.count
+        totals.correct += result.correct
+        totals.count += result.count
+        for callback in callbacks:
+            callback.on_batch_end(run)
+    loss_sum, correct_sum, n_sum = distributed.all_reduce_sum(
+        [totals.loss.item(), totals.correct.item(), float(totals.count)], setup.device
+    )
+    if n_sum == 0:
+        raise ValueError("The training loader yielded no examples.")
+    return loss_sum, correct_sum, n_sum
+
+
+def _run_epochs(run: Run, setup: _Setup, callbacks: Sequence[Callback]) -> None:
+    """The loop: epochs until ``end_epoch`` or a callback stops the run."""
+    while run.epoch < run.end_epoch and not run.stopping:
+        epoch_start = time.perf_counter()
+        lr = _current_lr(run.optimizer)
+        for callback in callbacks:
+            callback.on_epoch_start(run)
+        train = _train_one_epoch(run, setup, callbacks)
+        train_seconds = time.perf_counter() - epoch_start
+        valid = evaluate(
+            run.model,
+            setup.valid_loader,
+            setup.loss_fn,
+            device=setup.device,
+            progress=run.show,
+            task=setup.task,
+        )
+        _record_epoch(run.history, train, valid, lr, train_seconds)
+        if setup.epoch_scheduler is not None:
+            _step_epoch_scheduler(setup.epoch_scheduler, run)
+        run.history.epoch_seconds.append(time.perf_counter() - epoch_start)
+        for callback in callbacks:
+            callback.on_epoch_end(run)
+        if setup.resume is not None and run.main:
+            save_training_state(setup.resume, run, callbacks)
+
+
+def _record_epoch(
+    history: History, train: tuple[float, float, float], valid: dict, lr: float, seconds: float
+) -> None:
+    loss_sum, correct_sum, n_sum = train
+    history.train_loss.append(loss_sum / n_sum)
+    history.train_acc.append(correct_sum / n_sum)
+    history.valid_loss.append(valid["loss"])
+    history.valid_acc.append(valid["acc"])
+    history.train_seconds.append(seconds)
+    history.train_examples_per_second.append(n_sum / seconds if seconds else math.nan)
+    history.learning_rate.append(lr)
+
+
+def _step_epoch_scheduler(scheduler: Any, run: Run) -> None:
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(run.value)
+    else:
+        scheduler.step()
+
+
+def _standard_callbacks(
+    *,
+    restore_best: bool,
+    early_stopping_patience: int | None,
+    budget_minutes: float | None,
+    checkpoint_path: str | os.PathLike | None,
+    vocab_path: str | os.PathLike | None,
+    show: bool,
+    extra: Sequence[Callback],
+) -> list[Callback]:
+    """The callbacks ``fit``'s arguments ask for, in the order they must run, then ``extra``."""
+    for callback in extra:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"callbacks must be course_utils.callbacks.Callback objects, got "
+                f"{type(callback).__name__}."
+            )
+    chosen: list[Callback] = [KeepBest(restore=restore_best)]  # decides what "best" is
+    if early_stopping_patience is not None:
+        chosen.append(EarlyStopping(early_stopping_patience))
+    if budget_minutes is not None:
+        chosen.append(TimeBudget(budget_minutes))
+    if checkpoint_path is not None:
+        chosen.append(Checkpoint(checkpoint_path, vocab_path))
+    existing_vocab_path(vocab_path)  # a missing file is an error even without a checkpoint
+    if show:
+        chosen.append(ProgressLog())
+    return chosen + list(extra)
 
 
 def fit(
@@ -334,6 +350,7 @@ def fit(
     device: torch.device | str | None = None,
     clip_grad_norm: float | None = None,
     early_stopping_patience: int | None = None,
+    budget_minutes: float | None = None,
     monitor: str = "valid_acc",
     checkpoint_path: str | os.PathLike | None = None,
     vocab_path: str | os.PathLike | None = None,
@@ -345,201 +362,60 @@ def fit(
     history: History | None = None,
     name: str | None = None,
     task: Task | None = None,
+    callbacks: Sequence[Callback] = (),
+    resume: str | os.PathLike | None = None,
 ) -> History:
-    """Train ``model`` for up to ``epochs`` epochs and return its :class:`History`.
+    """Train ``model`` in place for up to ``epochs`` epochs and return its :class:`History`.
 
-    The model is trained in place. After every epoch it is evaluated on
-    ``valid_loader``; when the ``monitor``-ed metric (``"valid_acc"``: higher is
-    better, ``"valid_loss"``: lower is better) improves, the weights are kept in
-    memory and, with ``checkpoint_path``, saved there (with ``vocab_path`` as the
-    vocabulary reference). Training stops early after ``early_stopping_patience``
-    epochs without improvement, and ``restore_best`` puts the best weights back.
+    After every epoch the model is evaluated on ``valid_loader``; ``monitor`` names the
+    metric that decides the best epoch (accuracies: higher is better, losses: lower).
+    ``restore_best`` ends with the best epoch's weights, ``checkpoint_path`` saves them
+    whenever they improve (``vocab_path``: the vocabulary they need), and training stops
+    after ``early_stopping_patience`` epochs without a new best, or when another epoch
+    would overrun ``budget_minutes``. ``callbacks`` are run after these standard ones.
 
-    ``device`` defaults to :func:`course_utils.config.get_device`. ``clip_grad_norm``
-    rescales the gradients so their total norm is at most that value. ``seed`` calls
+    ``clip_grad_norm`` caps the gradients' total norm. ``seed`` calls
     :func:`course_utils.config.seed_everything` first (seed the model's construction
-    yourself too). ``scheduler`` is stepped once per epoch (``ReduceLROnPlateau`` gets
-    the monitored metric) or, with ``scheduler_interval="batch"``, after every batch.
-    Passing the ``history`` of an earlier ``fit`` continues it: epochs are appended and
-    only an epoch better than its ``best_metric`` counts as an improvement.
+    yourself too). ``scheduler`` is stepped once per epoch (``ReduceLROnPlateau`` gets the
+    monitored metric) or, with ``scheduler_interval="batch"``, after every batch.
 
-    ``task`` says how a batch becomes a loss (see :mod:`course_utils.tasks`): the
-    default :class:`~course_utils.tasks.Classification` (one label per sequence),
-    ``TokenClassification`` (tagging), ``LanguageModelling`` (next token, optionally
-    with the hidden state carried between chunks) or ``Seq2Seq`` (teacher forcing).
-    Losses and accuracies in the history are means over the task's units.
-
-    Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank
-    trains on its shard (``BucketBatchSampler`` shards automatically, and must give
-    every rank the same number of batches), metrics are summed over ranks, only rank
-    0 prints and saves, and every rank ends with the same weights.
+    ``history`` (from an earlier ``fit``) continues that run in this session; ``resume``
+    names a file that holds the whole run after every epoch: if it exists, training
+    continues after its last completed epoch (a finished run returns at once), and on the
+    CPU ends with the same weights as a run never interrupted. ``task`` says how a batch
+    becomes a loss (:mod:`course_utils.tasks`); under ``torchrun`` see the module notes.
     """
-    if epochs < 0:
-        raise ValueError(f"epochs must be 0 or more, got {epochs}.")
-    if early_stopping_patience is not None and early_stopping_patience < 1:
-        raise ValueError(
-            f"early_stopping_patience must be at least 1 (or None), got {early_stopping_patience}."
-        )
-    if scheduler_interval not in ("epoch", "batch"):
-        raise ValueError(
-            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}."
-        )
-    mode = _mode_of(monitor)
-    if vocab_path is not None and not Path(vocab_path).is_file():
-        raise FileNotFoundError(
-            f"vocab_path={str(vocab_path)!r} does not exist. Save the vocabulary first "
-            "(vocab.save(path)) so the checkpoint can refer to it."
-        )
-
-    is_dist = distributed.init_distributed()
-    rank = distributed.rank()
-    main = distributed.is_main_process()
-    if seed is not None:
-        config.seed_everything(seed + rank)
-    module = unwrap(model)  # the plain model: evaluated, saved and restored
-    if isinstance(model, nn.parallel.DistributedDataParallel):
-        model = model.module  # wrapped again below, on this call's device
-    if is_dist:
-        device = distributed.distributed_device()
-    device = torch.device(device) if device is not None else config.get_device()
-    model.to(device)
-    train_model: nn.Module = model  # keeps a torch.compile wrapper, if any
-    if is_dist:
-        train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    task = task if task is not None else Classification()
-    if history is None:
-        history = History(name=name or type(module).__name__, monitor=monitor, unit=task.unit)
-        best = None
-    else:
-        if name is not None:
-            history.name = name
-        best = history.best_metric if history.monitor == monitor else None
-        history.monitor = monitor
-    vocab_fingerprint = None
-    if vocab_path is not None and main and checkpoint_path is not None:
-        from course_utils.data.text import Vocab
-
-        vocab_fingerprint = Vocab.load(vocab_path).fingerprint
-
-    show = progress and main
-    start_epoch = history.epochs
-    best_state = _snapshot(module) if best is not None and restore_best else None
-    bad_epochs = 0
-    history.stopped_early = False
-    epoch_bar = tqdm(
-        range(start_epoch, start_epoch + epochs),
-        desc=history.name or "training",
-        unit="epoch",
-        disable=not show,
+    _check_arguments(epochs, monitor, scheduler_interval, history, resume)
+    show = progress and distributed.is_main_process()
+    callback_list = _standard_callbacks(
+        restore_best=restore_best,
+        early_stopping_patience=early_stopping_patience,
+        budget_minutes=budget_minutes,
+        checkpoint_path=checkpoint_path,
+        vocab_path=vocab_path,
+        show=show,
+        extra=callbacks,
     )
-    for epoch in epoch_bar:
-        epoch_start = time.perf_counter()
-        _set_epoch(train_loader, epoch)
-        train_model.train()
-        total_loss = torch.zeros((), dtype=_acc_dtype(device), device=device)
-        total_correct = torch.zeros((), dtype=_acc_dtype(device), device=device)
-        n = 0
-        lr = _current_lr(optimizer)
-        task.start_epoch(training=True)
-        batch_bar = tqdm(
-            train_loader, desc=f"epoch {epoch + 1}", leave=False, unit="batch", disable=not show
-        )
-        for step, batch in enumerate(batch_bar):
-            optimizer.zero_grad(set_to_none=True)
-            result = task.step(train_model, batch, loss_fn, device, training=True)
-            loss = result.loss
-            loss.backward()
-            if clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
-            optimizer.step()
-            if scheduler is not None and scheduler_interval == "batch":
-                scheduler.step()
-            total_loss += loss.detach().to(total_loss.dtype) * result.count
-            total_correct += result.correct
-            n += result.count
-            if show and (step % 10 == 0):
-                batch_bar.set_postfix(
-                    loss=f"{total_loss.item() / n:.4f}", acc=f"{total_correct.item() / n:.3f}"
-                )
-        batch_bar.close()
-        loss_sum, correct_sum, n_sum = _all_reduce(
-            [total_loss.item(), total_correct.item(), float(n)], device
-        )
-        train_seconds = time.perf_counter() - epoch_start
-        if n_sum == 0:
-            raise ValueError("The training loader yielded no examples.")
-
-        valid = evaluate(module, valid_loader, loss_fn, device=device, progress=show, task=task)
-        history.train_loss.append(loss_sum / n_sum)
-        history.train_acc.append(correct_sum / n_sum)
-        history.valid_loss.append(valid["loss"])
-        history.valid_acc.append(valid["acc"])
-        history.train_seconds.append(train_seconds)
-        history.train_examples_per_second.append(
-            n_sum / train_seconds if train_seconds else math.nan
-        )
-        history.learning_rate.append(lr)
-        value = getattr(history, monitor)[-1]
-
-        if _improved(value, best, mode):
-            best = value
-            bad_epochs = 0
-            history.best_epoch = epoch + 1
-            history.best_metric = value
-            if restore_best:
-                best_state = _snapshot(module)
-            if checkpoint_path is not None and main:
-                save_checkpoint(
-                    checkpoint_path,
-                    module,
-                    vocab_path=vocab_path,
-                    vocab_fingerprint=vocab_fingerprint,
-                    extra={
-                        "epoch": epoch + 1,
-                        "monitor": monitor,
-                        "metric": value,
-                        "valid_loss": valid["loss"],
-                        "valid_acc": valid["acc"],
-                        "name": history.name,
-                    },
-                )
-        else:
-            bad_epochs += 1
-
-        if scheduler is not None and scheduler_interval == "epoch":
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(value)
-            else:
-                scheduler.step()
-        history.epoch_seconds.append(time.perf_counter() - epoch_start)
-
-        if show:
-            line = (
-                f"epoch {epoch + 1:>3} | train loss {history.train_loss[-1]:.4f} "
-                f"acc {history.train_acc[-1]:.2%} | valid loss {valid['loss']:.4f} "
-                f"acc {valid['acc']:.2%} | {history.epoch_seconds[-1]:.1f}s"
-                + (" *" if history.best_epoch == epoch + 1 else "")
-            )
-            epoch_bar.set_postfix(valid_acc=f"{valid['acc']:.2%}", best_epoch=history.best_epoch)
-            tqdm.write(line)
-        if early_stopping_patience is not None and bad_epochs >= early_stopping_patience:
-            history.stopped_early = True
-            if show:
-                tqdm.write(
-                    f"Stopping early: {monitor} has not improved for {bad_epochs} epochs "
-                    f"(best {_fmt(history.best_metric)} at epoch {history.best_epoch})."
-                )
-            break
-    epoch_bar.close()
-
-    if restore_best and best_state is not None:
-        module.load_state_dict(best_state)
-        if show and history.best_epoch is not None and history.best_epoch != history.epochs:
-            tqdm.write(f"Restored the weights of epoch {history.best_epoch}.")
-    if is_dist:
-        _broadcast_state(module)  # identical weights on every rank, whatever happened
+    if seed is not None:
+        config.seed_everything(seed + distributed.rank())
+    module, train_model, device = _place_model(model, device)
+    task = task if task is not None else Classification()
+    history = _start_history(history, name, module, monitor, task.unit)
+    run = _start_run(module, optimizer, scheduler, history, epochs, show, train_loader)
+    if resume is not None and Path(resume).exists():
+        load_training_state(resume, run, callback_list)
+    setup = _Setup(
+        train_model, train_loader, valid_loader, loss_fn, task, device, clip_grad_norm,
+        scheduler, scheduler_interval, resume,
+    )  # fmt: skip
+    for callback in callback_list:
+        callback.on_fit_start(run)
+    try:
+        _run_epochs(run, setup, callback_list)
+    finally:
+        for callback in callback_list:
+            callback.on_fit_end(run)
+    if distributed.process_group_ready():
+        distributed.broadcast_state(module)  # identical weights on every rank, whatever happened
         dist.barrier()  # the checkpoint is on disk before any rank goes on
     return history

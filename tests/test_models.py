@@ -375,11 +375,12 @@ def test_scratch_rnn_matches_nn_rnn_outputs_states_and_gradients(bias):
     pairs = [("W_xh", "weight_ih_l0"), ("W_hh", "weight_hh_l0")]
     if bias:
         pairs += [("b_xh", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]
+    # Gradients sum a dozen steps' terms (magnitudes near 10): allow float32 rounding of that.
     for ours, theirs in pairs:
         assert_close(
-            getattr(scratch, ours).grad, getattr(reference, theirs).grad, atol=1e-6, rtol=0
+            getattr(scratch, ours).grad, getattr(reference, theirs).grad, atol=1e-6, rtol=1e-5
         )
-    assert_close(x_scratch.grad, x_ref.grad, atol=1e-6, rtol=0)
+    assert_close(x_scratch.grad, x_ref.grad, atol=1e-6, rtol=1e-5)
 
 
 def test_scratch_rnn_starts_from_zeros_and_its_cell_is_one_step():

@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils import plots
-from course_utils.train import History
+from course_utils.history import History
 
 
 def history(name: str, epochs: int = 4, best: int = 3, seconds: float = 2.0) -> History:
@@ -90,19 +90,6 @@ def test_format_table_keeps_the_digits_that_tell_losses_apart():
         [{"run": "a", "valid nats/char": 1.4712, "perplexity": 4.3551, "s/epoch": 17.64}]
     )
     assert "1.471" in table and "4.36" in table and "17.6" in table
-
-
-def test_compare_runs_with_and_without_test_results():
-    runs = [history("rnn"), history("gru"), history("lstm")]
-    fig, rows = plots.compare_runs(runs)
-    assert isinstance(fig, Figure) and len(fig.axes) == 2 and len(rows) == 3
-    assert len(fig.axes[0].patches) == 3 and len(fig.axes[1].patches) == 3
-    fig, rows = plots.compare_runs(runs, test_results={"rnn": 0.6, "gru": 0.8, "lstm": 0.82})
-    assert len(fig.axes[0].patches) == 6  # valid and test bars side by side
-    assert rows[2]["test_acc"] == 0.82
-    fig.canvas.draw()
-    fig, _ = plots.compare_runs(history("alone"))
-    assert len(fig.axes[0].patches) == 1
 
 
 def test_attention_strip_wraps_and_truncates():

@@ -19,9 +19,9 @@ print ``✓ ...`` for a right answer, ``… not implemented yet — <hint>`` for
 :class:`ExerciseCheckError` naming the mistake for a wrong answer (see
 :mod:`course_utils.exercises.feedback`).
 
-This is a package rather than one ``exercises.py`` module because it holds three separate jobs — the notebook generator and its command
-line, the feedback machinery, and the checks themselves — and ``python -m
-course_utils.exercises`` needs a ``__main__``.
+This is a package rather than one ``exercises.py`` module because it holds three
+separate jobs — the notebook generator and its command line, the feedback machinery,
+and the checks themselves — and ``python -m course_utils.exercises`` needs a ``__main__``.
 """
 
 from course_utils.exercises.checks import (

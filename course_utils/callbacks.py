@@ -1,0 +1,380 @@
+"""Callbacks: the parts of training that are not the loop itself.
+
+:func:`course_utils.train.fit` runs a short loop (train one epoch, validate, record it in
+the :class:`~course_utils.history.History`). Everything else a course run needs is a
+callback with the same small interface, so each idea can be read on its own:
+
+* :class:`KeepBest` notes the best epoch of the monitored metric and puts its weights back;
+* :class:`EarlyStopping` stops after ``patience`` epochs without a new best;
+* :class:`TimeBudget` stops when another epoch would not fit in a wall-clock budget;
+* :class:`Checkpoint` saves the best model (with its vocabulary) every time it improves;
+* :class:`ProgressLog` draws the progress bars and prints one line per epoch;
+* :class:`ReportToTrial` reports each epoch to an Optuna trial and stops a pruned one.
+
+A callback overrides any of five hooks, each given the :class:`Run` being trained::
+
+    on_fit_start → (on_epoch_start → on_batch_end × batches → on_epoch_end) × epochs → on_fit_end
+
+and ends the run with ``run.stop("why")``. A callback that holds state a resumed run needs
+returns it from :meth:`Callback.state_dict` (tensors and plain values only). Early stopping
+and the time budget need none: they read the history, which a resumed run gets back whole.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_utils.checkpoint import save_checkpoint
+from course_utils.history import History
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "EpochTotals",
+    "KeepBest",
+    "ProgressLog",
+    "ReportToTrial",
+    "Run",
+    "TimeBudget",
+    "existing_vocab_path",
+]
+
+
+@dataclass
+class EpochTotals:
+    """Running sums of the epoch in progress: loss × units, correct units, units."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    count: int = 0
+
+    def means(self) -> tuple[float, float]:
+        """Mean loss and accuracy so far (one device sync; progress bars call it sparingly)."""
+        n = max(self.count, 1)
+        return self.loss.item() / n, self.correct.item() / n
+
+
+@dataclass
+class Run:
+    """Everything a callback may look at or change while :func:`fit` trains.
+
+    ``model`` is the plain model (outside any DistributedDataParallel wrapper), the one
+    that is evaluated, saved and restored. ``end_epoch`` is the epoch count at which the
+    run ends if nothing stops it first. ``main`` is False on every rank but 0 under
+    torchrun, and ``show`` is True when progress should be displayed.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    history: History
+    end_epoch: int
+    scheduler: Any = None
+    main: bool = True
+    show: bool = False
+    batches_per_epoch: int | None = None
+    running: EpochTotals | None = None
+    resumed_from: Path | None = None
+    restored_epoch: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed so far (1 during the first ``on_epoch_end``)."""
+        return self.history.epochs
+
+    @property
+    def monitor(self) -> str:
+        return self.history.monitor
+
+    @property
+    def maximize(self) -> bool:
+        """Accuracies are maximised, losses minimised."""
+        return self.monitor.endswith("acc")
+
+    @property
+    def value(self) -> float:
+        """The monitored metric of the last completed epoch."""
+        return getattr(self.history, self.monitor)[-1]
+
+    @property
+    def improved(self) -> bool:
+        """Whether the last completed epoch is the best so far (set by :class:`KeepBest`)."""
+        return self.history.best_epoch is not None and self.history.best_epoch == self.epoch
+
+    @property
+    def stopping(self) -> bool:
+        return self.history.stop_reason is not None
+
+    def stop(self, reason: str) -> None:
+        """End the run after this epoch; the first reason given is the one recorded."""
+        if self.history.stop_reason is None:
+            self.history.stop_reason = reason
+
+
+class Callback:
+    """Base class: override the hooks you need; each does nothing by default."""
+
+    def on_fit_start(self, run: Run) -> None:
+        """Before the first epoch (after a resumed run's state has been restored)."""
+
+    def on_epoch_start(self, run: Run) -> None:
+        """Before the epoch's first batch."""
+
+    def on_batch_end(self, run: Run) -> None:
+        """After each optimiser step; ``run.running`` holds the epoch's sums so far."""
+
+    def on_epoch_end(self, run: Run) -> None:
+        """After validation, once the epoch is in ``run.history``."""
+
+    def on_fit_end(self, run: Run) -> None:
+        """After the last epoch, also when training was interrupted by an exception."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue exactly as this one would have."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned."""
+
+
+def _is_better(value: float, best: float | None, maximize: bool) -> bool:
+    if math.isnan(value):
+        return False
+    if best is None or math.isnan(best):
+        return True
+    return value > best if maximize else value < best
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class KeepBest(Callback):
+    """Record the best epoch of the monitored metric; with ``restore``, end with its weights.
+
+    The best weights are copied to the CPU each time the metric improves, so restoring
+    costs no disk access. A history continued from an earlier ``fit`` keeps its best
+    value: only an epoch that beats it counts as an improvement.
+    """
+
+    def __init__(self, restore: bool = True) -> None:
+        self.restore = restore
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_fit_start(self, run: Run) -> None:
+        if self.restore and self.best_state is None and run.history.best_metric is not None:
+            self.best_state = _snapshot(run.model)  # a continued run starts from its best
+
+    def on_epoch_end(self, run: Run) -> None:
+        if _is_better(run.value, run.history.best_metric, run.maximize):
+            run.history.best_epoch = run.epoch
+            run.history.best_metric = run.value
+            if self.restore:
+                self.best_state = _snapshot(run.model)
+
+    def on_fit_end(self, run: Run) -> None:
+        if self.restore and self.best_state is not None:
+            run.model.load_state_dict(self.best_state)
+            run.restored_epoch = run.history.best_epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_state = state.get("best_state")
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs in a row without a new best (needs :class:`KeepBest`)."""
+
+    def __init__(self, patience: int) -> None:
+        if patience < 1:
+            raise ValueError(
+                f"early_stopping_patience must be at least 1 (or None), got {patience}."
+            )
+        self.patience = patience
+
+    def on_epoch_end(self, run: Run) -> None:
+        history = run.history
+        since_best = history.epochs - (history.best_epoch or 0)
+        if since_best >= self.patience:
+            history.stopped_early = True
+            best = "none" if history.best_metric is None else f"{history.best_metric:.4g}"
+            run.stop(
+                f"Stopping early: {run.monitor} has not improved for {since_best} epochs "
+                f"(best {best} at epoch {history.best_epoch})."
+            )
+
+
+class TimeBudget(Callback):
+    """Stop when another epoch would overrun ``minutes`` of training time.
+
+    After each epoch: if the time spent so far plus the longest epoch seen would exceed
+    the budget, stop. The longest epoch, not the mean, is the estimate, so a run does not
+    overshoot when epochs slow down (a warm-up epoch, a busy machine). Time is summed from
+    the history's ``epoch_seconds``, so a resumed run spends only what is left.
+    """
+
+    def __init__(self, minutes: float) -> None:
+        if not minutes > 0:
+            raise ValueError(f"the time budget must be more than 0 minutes, got {minutes}.")
+        self.minutes = minutes
+        self.first_epoch: int | None = None
+
+    def on_fit_start(self, run: Run) -> None:
+        if self.first_epoch is None:
+            self.first_epoch = run.epoch  # epochs of a continued history do not count
+
+    def on_epoch_end(self, run: Run) -> None:
+        seconds = run.history.epoch_seconds[self.first_epoch or 0 :]
+        spent, longest = sum(seconds), max(seconds)
+        if run.epoch < run.end_epoch and spent + longest > self.minutes * 60:
+            run.stop(
+                f"Stopping: another epoch (up to {longest:.0f} s) would not fit in the "
+                f"{self.minutes:g}-minute budget ({spent / 60:.1f} min used)."
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"first_epoch": self.first_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.first_epoch = state.get("first_epoch")
+
+
+def existing_vocab_path(vocab_path: str | os.PathLike | None) -> Path | None:
+    """``vocab_path`` as a Path, checked before training rather than at the first save."""
+    if vocab_path is None:
+        return None
+    if not Path(vocab_path).is_file():
+        raise FileNotFoundError(
+            f"vocab_path={str(vocab_path)!r} does not exist. Save the vocabulary first "
+            "(vocab.save(path)) so the checkpoint can refer to it."
+        )
+    return Path(vocab_path)
+
+
+class Checkpoint(Callback):
+    """Save the model to ``path`` whenever the monitored metric improves (rank 0 only).
+
+    ``vocab_path`` is stored as a reference with the vocabulary's fingerprint, so that
+    loading the model later with another vocabulary is caught (see
+    :func:`course_utils.checkpoint.load_vocab`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, vocab_path: str | os.PathLike | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.vocab_path = existing_vocab_path(vocab_path)
+        self.fingerprint: str | None = None
+
+    def on_fit_start(self, run: Run) -> None:
+        if self.vocab_path is not None and run.main:
+            from course_utils.data.text import Vocab
+
+            self.fingerprint = Vocab.load(self.vocab_path).fingerprint
+
+    def on_epoch_end(self, run: Run) -> None:
+        if not (run.improved and run.main):
+            return
+        history = run.history
+        save_checkpoint(
+            self.path,
+            run.model,
+            vocab_path=self.vocab_path,
+            vocab_fingerprint=self.fingerprint,
+            extra={
+                "epoch": run.epoch,
+                "monitor": run.monitor,
+                "metric": run.value,
+                "valid_loss": history.valid_loss[-1],
+                "valid_acc": history.valid_acc[-1],
+                "name": history.name,
+            },
+        )
+
+
+class ProgressLog(Callback):
+    """Progress bars for epochs and batches, and one printed line per epoch.
+
+    Lines go through ``tqdm.write`` so they stay readable above the bars; the epoch that
+    set a new best ends with ``*``. Why the run stopped, and which epoch's weights were
+    put back, are printed at the end.
+    """
+
+    def __init__(self, refresh_every: int = 10) -> None:
+        self.refresh_every = refresh_every
+        self.epoch_bar: tqdm | None = None
+        self.batch_bar: tqdm | None = None
+
+    def on_fit_start(self, run: Run) -> None:
+        if run.resumed_from is not None:
+            tqdm.write(f"Resuming {run.history.name}: {run.epoch} epochs done.")
+        self.epoch_bar = tqdm(
+            total=run.end_epoch, initial=run.epoch, desc=run.history.name, unit="epoch"
+        )
+
+    def on_epoch_start(self, run: Run) -> None:
+        self.batch_bar = tqdm(
+            total=run.batches_per_epoch, desc=f"epoch {run.epoch + 1}", leave=False, unit="batch"
+        )
+
+    def on_batch_end(self, run: Run) -> None:
+        self.batch_bar.update(1)
+        if run.running is not None and (self.batch_bar.n - 1) % self.refresh_every == 0:
+            loss, acc = run.running.means()
+            self.batch_bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}")
+
+    def on_epoch_end(self, run: Run) -> None:
+        self.batch_bar.close()
+        h = run.history
+        tqdm.write(
+            f"epoch {run.epoch:>3} | train loss {h.train_loss[-1]:.4f} "
+            f"acc {h.train_acc[-1]:.2%} | valid loss {h.valid_loss[-1]:.4f} "
+            f"acc {h.valid_acc[-1]:.2%} | {h.epoch_seconds[-1]:.1f}s"
+            + (" *" if run.improved else "")
+        )
+        self.epoch_bar.set_postfix(valid_acc=f"{h.valid_acc[-1]:.2%}", best_epoch=h.best_epoch)
+        self.epoch_bar.update(1)
+
+    def on_fit_end(self, run: Run) -> None:
+        for bar in (self.batch_bar, self.epoch_bar):
+            if bar is not None:
+                bar.close()
+        if run.history.stop_reason is not None:
+            tqdm.write(run.history.stop_reason)
+        if run.restored_epoch is not None and run.restored_epoch != run.epoch:
+            tqdm.write(f"Restored the weights of epoch {run.restored_epoch}.")
+
+
+class ReportToTrial(Callback):
+    """Report the monitored metric of every epoch to an Optuna ``trial``; stop it if pruned.
+
+    The pruner (for example ``optuna.pruners.MedianPruner``) compares the value with other
+    trials at the same epoch; when it says prune, the run stops and ``optuna.TrialPruned``
+    is raised from :func:`fit`, which tells the study the trial ended early by design.
+    Give ``monitor`` to report another metric than the one ``fit`` monitors.
+    """
+
+    def __init__(self, trial: Any, monitor: str | None = None) -> None:
+        self.trial = trial
+        self.monitor = monitor
+
+    def on_epoch_end(self, run: Run) -> None:
+        monitor = self.monitor or run.monitor
+        value = getattr(run.history, monitor)[-1]
+        self.trial.report(value, step=run.epoch)
+        if self.trial.should_prune():
+            import optuna
+
+            run.stop(f"Pruned: {monitor} {value:.4g} after epoch {run.epoch}.")
+            raise optuna.TrialPruned(run.history.stop_reason)
