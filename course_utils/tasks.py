@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_utils.helpers import is_binary_logits
+
 __all__ = [
     "Classification",
     "LanguageModelling",
@@ -78,7 +80,7 @@ def batch_metrics(
     multi-class classifier: ``loss_fn(logits, labels)`` (e.g. ``CrossEntropyLoss``) and
     the prediction is the arg-max.
     """
-    if logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1):
+    if is_binary_logits(logits):
         flat = logits.reshape(-1)
         if flat.shape[0] != labels.shape[0]:
             raise ValueError(

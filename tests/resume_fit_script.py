@@ -41,6 +41,8 @@ class TinyGRU(nn.Module):
 
 
 class SlowBatches(Callback):
+    """Sleep after every batch, so that the process can be killed in the middle of an epoch."""
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
@@ -63,14 +65,16 @@ def loaders() -> tuple[DataLoader, DataLoader]:
     )
 
 
-def main(out_dir: Path, epochs: int, sleep: float) -> None:
-    torch.set_num_threads(1)
+def train(state: Path | None, epochs: int, sleep: float = 0.0, **options):
+    """``(model, optimizer, scheduler, history)`` after a seeded, resumable ``fit``."""
     torch.manual_seed(0)
     model = TinyGRU()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
     train_loader, valid_loader = loaders()
-    fit(
+    options.setdefault("progress", False)
+    options["callbacks"] = [*options.get("callbacks", ()), SlowBatches(sleep)]
+    history = fit(
         model,
         train_loader,
         valid_loader,
@@ -80,11 +84,16 @@ def main(out_dir: Path, epochs: int, sleep: float) -> None:
         device="cpu",
         seed=3,
         scheduler=scheduler,
-        progress=False,
-        restore_best=False,  # end with the last epoch's weights: the strictest comparison
-        callbacks=[SlowBatches(sleep)],
-        resume=out_dir / "state.pt",
+        resume=state,
+        **options,
     )
+    return model, optimizer, scheduler, history
+
+
+def main(out_dir: Path, epochs: int, sleep: float) -> None:
+    torch.set_num_threads(1)
+    # restore_best=False: end with the last epoch's weights, the strictest comparison.
+    model, *_ = train(out_dir / "state.pt", epochs, sleep, restore_best=False)
     torch.save(model.state_dict(), out_dir / "final.pt")
 
 

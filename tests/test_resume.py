@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from resume_fit_script import TinyGRU, loaders
+from resume_fit_script import TinyGRU, loaders, train
 from torch import nn
 
 from course_utils.checkpoint import CheckpointError, load_checkpoint
@@ -75,28 +75,6 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
         saved["train_loss"]
         == torch.load(reference / "state.pt", weights_only=True)["history"]["train_loss"]
     )
-
-
-def train(state: Path | None, epochs: int, **kwargs):
-    torch.manual_seed(0)
-    model = TinyGRU()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    train_loader, valid_loader = loaders()
-    history = fit(
-        model,
-        train_loader,
-        valid_loader,
-        optimizer,
-        nn.BCEWithLogitsLoss(),
-        epochs,
-        device="cpu",
-        seed=3,
-        scheduler=scheduler,
-        resume=state,
-        **{"progress": False, **kwargs},
-    )
-    return model, optimizer, scheduler, history
 
 
 def test_resume_in_steps_equals_one_run_and_a_finished_run_returns_at_once(tmp_path, capsys):

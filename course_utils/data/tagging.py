@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from course_utils.data.batching import BucketBatchSampler
 from course_utils.data.text import PAD, UNK, Vocab
 from course_utils.data.ud import UPOS_TAGS, TaggedSentence, UDPos
+from course_utils.helpers import atomic_write
 
 #: The value of padded tag positions (PyTorch's ``ignore_index`` default, for safety twice over).
 PAD_TAG = -100
@@ -160,9 +161,8 @@ class TaggingVocabs:
             "column": self.column,
             "max_word_len": self.max_word_len,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_write(path, "w") as fh:
+            fh.write(json.dumps(payload, ensure_ascii=False))
         return path
 
     @classmethod

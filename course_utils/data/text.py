@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from course_utils import config
+from course_utils.helpers import atomic_write
 
 UNK = "<unk>"
 PAD = "<pad>"
@@ -146,22 +145,15 @@ class TokenizedCorpus:
     def save(self, path: Path) -> None:
         """Write atomically: a crash mid-write never leaves a truncated cache behind."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         joined = "\n".join(self.types).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    format=np.int64(_CACHE_FORMAT),
-                    types=np.frombuffer(joined, dtype=np.uint8),
-                    ids=self.ids,
-                    offsets=self.offsets,
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as fh:
+            np.savez(
+                fh,
+                format=np.int64(_CACHE_FORMAT),
+                types=np.frombuffer(joined, dtype=np.uint8),
+                ids=self.ids,
+                offsets=self.offsets,
+            )
 
     @classmethod
     def load(cls, path: Path) -> TokenizedCorpus:
@@ -296,11 +288,9 @@ class Vocab:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"itos": self.itos, "unk_token": self.unk_token, "pad_token": self.pad_token}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_write(path, "w") as fh:
+            fh.write(json.dumps(payload, ensure_ascii=False))
         return path
 
     @classmethod
