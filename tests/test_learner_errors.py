@@ -1,13 +1,16 @@
-"""Every row of the README's table of learner-facing errors, asserted.
+"""Every row of docs/learner_errors.md (the learner-facing errors of inference), asserted.
 
 One parametrised case per row: the bad input a new learner gives a trained model
 (through :mod:`course_utils.inference`) and the start of the message they get. The
-README's troubleshooting table lists the same rows in the same order, by id.
+page docs/learner_errors.md lists the same rows in the same order, by id, with the
+message each gives (the last test checks that).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 
 import pytest
 import torch
@@ -259,3 +262,12 @@ def test_learner_error_message(call, kind, message):
 def test_row_ids_are_unique():
     names = [name for name, *_ in ERRORS]
     assert len(names) == len(set(names))
+
+
+def test_docs_page_lists_every_case_in_order_with_its_message():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "learner_errors.md").read_text()
+    rows = [line.split(" | ") for line in page.splitlines() if line.startswith("| `")]
+    assert [row[0].strip("| `") for row in rows] == [name for name, *_ in ERRORS]
+    for (name, _, kind, message), (_, shown_kind, shown) in zip(ERRORS, rows, strict=True):
+        assert shown_kind == kind.__name__, name
+        assert re.search(message, shown.removesuffix(" |").replace("\\|", "|")), name
