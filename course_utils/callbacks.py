@@ -318,7 +318,11 @@ class ProgressLog(Callback):
 
     def on_fit_start(self, run: Run) -> None:
         if run.resumed_from is not None:
-            tqdm.write(f"Resuming {run.history.name}: {run.epoch} epochs done.")
+            finished = run.stopping or run.epoch >= run.end_epoch
+            tqdm.write(
+                f"Resuming {run.history.name}: {run.epoch} epochs done"
+                + (", nothing left to train." if finished else ".")
+            )
         self.epoch_bar = tqdm(
             total=run.end_epoch, initial=run.epoch, desc=run.history.name, unit="epoch"
         )

@@ -124,10 +124,25 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as published outputs may show it: relative to the course folder when inside it.
+
+    Committed notebook outputs must not carry the absolute paths of whoever ran them; a
+    folder outside the course shows as ``~/...`` under the home folder.
+    """
+    path = Path(path)
+    for base, prefix in ((REPO_ROOT, ""), (Path.home(), "~/")):
+        try:
+            return prefix + path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
 def describe() -> str:
     """One line a notebook prints at the top so results can be matched to a set-up."""
     device = get_device()
     return (
         f"mode={mode()} device={device} torch={torch.__version__} "
-        f"threads={torch.get_num_threads()} data_dir={data_dir()}"
+        f"threads={torch.get_num_threads()} data_dir={shown_path(data_dir())}"
     )

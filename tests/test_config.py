@@ -82,3 +82,12 @@ def test_cuda_request_without_cuda_explains(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="CUDA build"):
         config.get_device("cuda")
+
+
+def test_describe_shows_the_data_folder_without_machine_paths(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    assert config.describe().endswith(" data_dir=data")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "datasets"))
+    assert config.describe().endswith(" data_dir=~/datasets")
+    assert config.shown_path(config.REPO_ROOT / "checkpoints" / "x.pt") == "checkpoints/x.pt"

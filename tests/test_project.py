@@ -56,3 +56,29 @@ def test_committed_notebooks_carry_no_unfilled_placeholders():
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             found = marker.search("".join(cell["source"]))
             assert not found, f"{path.name}: fill in {found.group()} with the measured results"
+
+
+def _output_texts(cell: dict):
+    for output in cell.get("outputs", []):
+        if "text" in output:
+            yield "".join(output["text"])
+        for mime, value in output.get("data", {}).items():
+            if mime.startswith("text/") or mime == "application/json":
+                yield value if isinstance(value, str) else "".join(value)
+        if "traceback" in output:
+            yield "\n".join(output["traceback"])
+
+
+def test_committed_outputs_show_no_machine_paths():
+    """Published outputs must not carry the absolute folders of whoever ran them."""
+    absolute = re.compile(r"(?<![\w.:/~])(?:/(?:work|home|root|Users|tmp|mnt|opt|srv)/|[A-Z]:\\\\)")
+    notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
+    found = [
+        f"{path.name}: {match.group()}…"
+        for path in sorted(notebooks)
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for text in _output_texts(cell)
+        for match in [absolute.search(text)]
+        if match
+    ]
+    assert not found, "print paths with config.shown_path(...): " + ", ".join(found)
