@@ -49,8 +49,8 @@ report), ``inference.decoding`` (greedy and beam search, BLEU), and ``inference.
 (their shared checks of what a learner types).
 
 **Showing results**: ``plots`` (figures and tables), ``diagrams`` (drawings of the ideas),
-``benchmark`` (training throughput, measured the same way in lesson 03 and ``bench/``), then ``widgets`` (the live
-demos, which use the plots).
+``benchmark`` (training throughput, measured the same way in lesson 03 and ``bench/``),
+then ``widgets`` (the live demos, which use the plots).
 
 **Exercises** (``exercises``): the generator of exercise notebooks from solutions, the
 feedback machinery and one check per task.

@@ -343,7 +343,7 @@ def check_reverse_within_length(
 
 def _hand_bidirectional(model: nn.Module, tokens: torch.Tensor, lengths: torch.Tensor):
     """The correct logits of a hand-made bidirectional classifier, and typical leaky ones."""
-    from course_utils.models.classifier import reverse_padded
+    from course_utils.models.lengths import reverse_padded
 
     rows = torch.arange(tokens.size(0))
     embedded = model.embedding(tokens)

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 from torch import nn
 
-from course_utils.models.classifier import (
-    AttentionPooling,
-    RecurrentClassifier,
-    reverse_padded,
-    run_masked,
-)
+from course_utils.models.classifier import AttentionPooling, RecurrentClassifier
 from course_utils.models.embeddings import (
     EmbeddingMatrix,
     load_glove_vectors,
     vectors_from_keyed_vectors,
 )
 from course_utils.models.language_model import CharLanguageModel
+from course_utils.models.lengths import (
+    CELLS,
+    LENGTH_MODES,
+    check_lengths,
+    reverse_padded,
+    run_masked,
+)
 from course_utils.models.scratch import ScratchRNN
 from course_utils.models.seeds import GRUModel, RNNModel, TextClassifier, TextGenerator
 from course_utils.models.seq2seq import AttentionSeq2Seq, BottleneckSeq2Seq
@@ -63,6 +65,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = [
+    "CELLS",
+    "LENGTH_MODES",
     "MODEL_CLASSES",
     "AttentionPooling",
     "AttentionSeq2Seq",
@@ -77,6 +81,7 @@ __all__ = [
     "ScratchRNN",
     "TextClassifier",
     "TextGenerator",
+    "check_lengths",
     "count_parameters",
     "load_glove_vectors",
     "reverse_padded",

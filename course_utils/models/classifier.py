@@ -21,40 +21,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from course_utils.models.lengths import CELLS, LENGTH_MODES, check_lengths, run_masked
+
 POOLINGS = ("last", "max", "mean", "attention")
-LENGTH_MODES = ("auto", "masked", "packed", "none")
-
-# The fused multi-step kernels behind nn.RNN / nn.LSTM / nn.GRU. The masked
-# bidirectional path calls them one layer and direction at a time with the
-# module's own parameters.
-_MODE_KERNELS = {
-    "RNN_TANH": torch.rnn_tanh,
-    "RNN_RELU": torch.rnn_relu,
-    "LSTM": torch.lstm,
-    "GRU": torch.gru,
-}
-
-
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each row's first ``lengths[i]`` steps, leaving its padding at the end.
-
-    ``x`` is ``[batch, time, ...]``. ``torch.flip`` would move the padding to
-    the front, and a backward RNN would then start on padding tokens; reversing
-    within each row's own length lets it start on the row's real last token.
-    The operation is its own inverse, so applying it to the backward
-    direction's outputs puts them back in reading order.
-    """
-    batch, steps = x.shape[:2]
-    positions = torch.arange(steps, device=x.device)
-    source = lengths.to(x.device)[:, None] - 1 - positions[None, :]
-    source = torch.where(source >= 0, source, positions[None, :])  # padding stays put
-    source = source.view(batch, steps, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, source)
 
 
 class AttentionPooling(nn.Module):
@@ -115,8 +87,8 @@ class RecurrentClassifier(nn.Module):
       because padding at the end cannot influence earlier steps. For a
       bidirectional network it runs layer by layer, feeding the backward
       direction each row reversed within its own length
-      (:func:`reverse_padded`), with ``self.rnn``'s own parameters. Outputs,
-      final states and gradients equal the packed ones, at padded speed.
+      (:func:`~course_utils.models.lengths.reverse_padded`), with ``self.rnn``'s own
+      parameters. Outputs, final states and gradients equal the packed ones, at padded speed.
     * ``"auto"`` (default): ``"packed"`` on CUDA, ``"masked"`` elsewhere.
     * ``"none"``: the seed behaviour — state at the last padded position,
       pooling over padding too, backward direction starting on padding. Only
@@ -272,7 +244,7 @@ class RecurrentClassifier(nn.Module):
                 f"tokens must be [batch, time] token ids, got shape {tuple(tokens.shape)}. "
                 "For a single review use tokens.unsqueeze(0)."
             )
-        lengths = _checked_lengths(tokens, lengths)
+        lengths = check_lengths(tokens, lengths, what="review")
         mode = self.resolve_length_mode(tokens.device)
         embedded = self.dropout(self.embedding(tokens))
         steps = tokens.size(1)
@@ -307,64 +279,3 @@ class RecurrentClassifier(nn.Module):
     def _run_masked(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """All layers' computation on the padded batch; outputs on padding are arbitrary."""
         return run_masked(self.rnn, embedded, lengths)
-
-
-def run_masked(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Outputs ``[batch, time, directions * hidden]`` of a batch-first ``rnn`` on a padded batch.
-
-    The exact masked path, shared by every model that reads padded batches (the
-    classifier, the tagger): one direction runs the fused kernel on the padded
-    batch as it is (padding at the end cannot reach earlier steps); a
-    bidirectional ``rnn`` runs layer by layer, its backward direction reading
-    each row reversed within its own length (:func:`reverse_padded`), with the
-    module's own parameters and inter-layer dropout. Outputs at padded
-    positions are arbitrary: mask them.
-    """
-    if not rnn.batch_first:
-        raise ValueError("run_masked needs an RNN built with batch_first=True.")
-    if not rnn.bidirectional:
-        outputs, _ = rnn(inputs)
-        return outputs
-    layer_input = inputs
-    for layer in range(rnn.num_layers):
-        forward_out = _fused_layer(rnn, layer_input, layer, "")
-        backward_out = _fused_layer(rnn, reverse_padded(layer_input, lengths), layer, "_reverse")
-        layer_input = torch.cat([forward_out, reverse_padded(backward_out, lengths)], dim=-1)
-        if layer < rnn.num_layers - 1:
-            layer_input = F.dropout(layer_input, rnn.dropout, rnn.training)
-    return layer_input
-
-
-def _fused_layer(rnn: nn.RNNBase, inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
-    """One direction of one layer of ``rnn``, through the same fused kernel it uses."""
-    if rnn.mode not in _MODE_KERNELS:
-        raise ValueError(f"run_masked does not support RNNs of mode {rnn.mode!r}.")
-    params = [
-        getattr(rnn, f"{name}_l{layer}{suffix}")
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    ]
-    h0 = inputs.new_zeros(1, inputs.size(0), rnn.hidden_size)
-    hx = [h0, h0] if rnn.mode == "LSTM" else h0
-    # Signature: (input, hx, params, has_biases, num_layers, dropout, train,
-    # bidirectional, batch_first); the first result is the output sequence.
-    return _MODE_KERNELS[rnn.mode](inputs, hx, params, True, 1, 0.0, rnn.training, False, True)[0]
-
-
-def _checked_lengths(tokens: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """``lengths`` as an int64 CPU tensor after checking it fits ``tokens``; all-full if None."""
-    batch, steps = tokens.shape
-    if lengths is None:
-        return torch.full((batch,), steps, dtype=torch.int64)
-    if lengths.dim() != 1 or lengths.size(0) != batch:
-        raise ValueError(
-            f"lengths has shape {tuple(lengths.shape)} but tokens has {batch} rows: pass one "
-            "length per row, as the course's collate function returns them."
-        )
-    lengths = lengths.to("cpu", torch.int64)
-    if batch and (lengths.min() < 1 or lengths.max() > steps):
-        raise ValueError(
-            f"lengths must lie between 1 and tokens.size(1) = {steps}, got min "
-            f"{int(lengths.min())} and max {int(lengths.max())}. Drop empty reviews before "
-            "batching and make sure the lengths belong to these tokens."
-        )
-    return lengths

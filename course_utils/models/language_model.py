@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from course_utils.models.lengths import CELLS
 
 
 class CharLanguageModel(nn.Module):

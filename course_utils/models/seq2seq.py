@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.models.classifier import reverse_padded
+from course_utils.models.lengths import check_lengths, reverse_padded
 
 __all__ = ["AdditiveAttention", "AttentionSeq2Seq", "BottleneckSeq2Seq", "Encoder", "Memory"]
 
@@ -60,7 +60,7 @@ class Encoder(nn.Module):
         self.output_dim = 2 * hidden_dim
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> Memory:
-        lengths = _checked_lengths(src, lengths)
+        lengths = check_lengths(src, lengths, what="source sentence")
         device_lengths = lengths.to(src.device)
         embedded = self.dropout(self.embedding(src))
         forward_states, _ = self.forward_rnn(embedded)
@@ -74,18 +74,6 @@ class Encoder(nn.Module):
         positions = torch.arange(src.size(1), device=src.device)
         mask = positions[None, :] < device_lengths[:, None]
         return states, mask, summary
-
-
-def _checked_lengths(src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
-    if lengths.numel() != src.size(0):
-        raise ValueError(f"{src.size(0)} source sentences but {lengths.numel()} lengths.")
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > src.size(1)):
-        raise ValueError(
-            "Every source length must be between 1 and the padded width "
-            f"{src.size(1)}; got {lengths.tolist()}. Drop empty sentences first."
-        )
-    return lengths
 
 
 class AdditiveAttention(nn.Module):

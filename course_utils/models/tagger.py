@@ -10,7 +10,7 @@
 runs a stacked bidirectional LSTM over the sentence, and maps each position's
 state ``[h→; h←]`` to one score per tag. Padding never changes a prediction: the
 LSTM runs through the exact masked path of the classifier
-(:func:`course_utils.models.classifier.run_masked`) or packed sequences on CUDA,
+(:func:`course_utils.models.lengths.run_masked`) or packed sequences on CUDA,
 and the character CNN ignores padded characters.
 """
 
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_utils.models.classifier import LENGTH_MODES, _checked_lengths, run_masked
+from course_utils.models.lengths import LENGTH_MODES, check_lengths, run_masked
 
 __all__ = ["BiLSTMTagger", "CharCNN"]
 
@@ -193,7 +193,7 @@ class BiLSTMTagger(nn.Module):
         mask them (``TokenClassification`` does).
         """
         words, chars = self._split_inputs(inputs)
-        lengths = _checked_lengths(words, lengths)
+        lengths = check_lengths(words, lengths, what="sentence")
         features = self.embedding(words)
         if self.char_cnn is not None:
             features = torch.cat([features, self.char_cnn(chars)], dim=-1)
