@@ -65,7 +65,9 @@ def test_check_lengths_explains_each_mistake():
     tokens = torch.zeros(2, 4, dtype=torch.long)
     assert check_lengths(tokens, None).tolist() == [4, 4]
     assert check_lengths(tokens, [4, 2]).dtype == torch.int64
-    with pytest.raises(ValueError, match="there are 2 sentences: pass one length per sentence"):
+    with pytest.raises(
+        ValueError, match="tokens has 2 rows, one per sentence: pass one length per row"
+    ):
         check_lengths(tokens, torch.tensor([4, 2, 1]), what="sentence")
     with pytest.raises(ValueError, match="between 1 and the padded width 4, got min 0"):
         check_lengths(tokens, torch.tensor([4, 0]))

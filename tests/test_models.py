@@ -201,8 +201,8 @@ def test_invalid_constructor_arguments_are_explained(kwargs, message):
 @pytest.mark.parametrize(
     ("lengths", "message"),
     [
-        (torch.tensor([3, 3, 3]), "one length per review"),
-        (torch.tensor([[3, 3]]), "one length per review"),
+        (torch.tensor([3, 3, 3]), "one length per row"),
+        (torch.tensor([[3, 3]]), "one length per row"),
         (torch.tensor([3, 0]), "between 1 and"),
         (torch.tensor([5, 2]), "between 1 and"),
     ],

@@ -269,13 +269,9 @@ class RecurrentClassifier(nn.Module):
             final = torch.cat(list(h_n[-self.num_directions :]), dim=-1)
             return outputs, final, mask
 
-        outputs = self._run_masked(embedded, lengths) * mask[..., None]
+        outputs = run_masked(self.rnn, embedded, lengths) * mask[..., None]
         last_index = (lengths.to(tokens.device) - 1).view(-1, 1, 1).expand(-1, 1, hidden)
         final = outputs[..., :hidden].gather(1, last_index).squeeze(1)
         if self.num_directions == 2:
             final = torch.cat([final, outputs[:, 0, hidden:]], dim=-1)
         return outputs, final, mask
-
-    def _run_masked(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """All layers' computation on the padded batch; outputs on padding are arbitrary."""
-        return run_masked(self.rnn, embedded, lengths)

@@ -49,8 +49,8 @@ def check_lengths(
     lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.size(0) != batch:
         raise ValueError(
-            f"lengths has shape {tuple(lengths.shape)} but there are {batch} {what}s: pass one "
-            f"length per {what}, as the course's collate functions return them."
+            f"lengths has shape {tuple(lengths.shape)} but tokens has {batch} rows, one per "
+            f"{what}: pass one length per row, as the course's collate functions return them."
         )
     lengths = lengths.to("cpu", torch.int64)
     if batch and (lengths.min() < 1 or lengths.max() > steps):
