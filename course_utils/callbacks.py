@@ -240,7 +240,7 @@ class TimeBudget(Callback):
         if run.epoch < run.end_epoch and spent + longest > self.minutes * 60:
             run.stop(
                 f"Stopping: another epoch (up to {longest:.0f} s) would not fit in the "
-                f"{self.minutes:g}-minute budget ({spent / 60:.1f} min used)."
+                f"{self.minutes:.3g}-minute budget ({spent / 60:.1f} min used)."
             )
 
     def state_dict(self) -> dict[str, Any]:
