@@ -82,3 +82,10 @@ def test_committed_outputs_show_no_machine_paths():
         if match
     ]
     assert not found, "print paths with config.shown_path(...): " + ", ".join(found)
+
+
+def test_conda_environment_installs_pytorch_only_once():
+    """conda-forge's torchmetrics pulls conda-forge's pytorch: it must come from pip with torch."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    assert not conda & {"torchmetrics", "pytorch", "torch", "torchvision", "torchaudio"}
