@@ -117,29 +117,9 @@ class RecurrentClassifier(nn.Module):
         max_len: int | None = None,
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"Unknown cell {cell!r}: choose one of {', '.join(CELLS)}.")
-        poolings = (pooling,) if isinstance(pooling, str) else tuple(pooling)
-        unknown = [name for name in poolings if name not in POOLINGS]
-        if not poolings or unknown or len(set(poolings)) != len(poolings):
-            raise ValueError(
-                f"pooling={pooling!r} is not valid: give one of {', '.join(POOLINGS)}, "
-                "or a sequence of distinct ones such as ('max', 'mean')."
-            )
-        if lengths not in LENGTH_MODES:
-            raise ValueError(
-                f"Unknown length mode {lengths!r}: choose one of {', '.join(LENGTH_MODES)}."
-            )
-        if pretrained_embeddings is not None and tuple(pretrained_embeddings.shape) != (
-            vocab_size,
-            embed_dim,
-        ):
-            raise ValueError(
-                f"pretrained_embeddings has shape {tuple(pretrained_embeddings.shape)}, but the "
-                f"model needs (vocab_size, embed_dim) = ({vocab_size}, {embed_dim}). Build the "
-                "matrix from the same vocabulary and pass embed_dim equal to its dimension."
-            )
-
+        poolings = _checked_options(
+            cell, pooling, lengths, pretrained_embeddings, (vocab_size, embed_dim)
+        )
         self.config = {
             "vocab_size": vocab_size,
             "embed_dim": embed_dim,
@@ -275,3 +255,33 @@ class RecurrentClassifier(nn.Module):
         if self.num_directions == 2:
             final = torch.cat([final, outputs[:, 0, hidden:]], dim=-1)
         return outputs, final, mask
+
+
+def _checked_options(
+    cell: str,
+    pooling: str | Sequence[str],
+    lengths: str,
+    pretrained_embeddings: torch.Tensor | None,
+    shape: tuple[int, int],
+) -> tuple[str, ...]:
+    """The pooling names as a tuple, after checking every option the constructor takes."""
+    if cell not in CELLS:
+        raise ValueError(f"Unknown cell {cell!r}: choose one of {', '.join(CELLS)}.")
+    poolings = (pooling,) if isinstance(pooling, str) else tuple(pooling)
+    unknown = [name for name in poolings if name not in POOLINGS]
+    if not poolings or unknown or len(set(poolings)) != len(poolings):
+        raise ValueError(
+            f"pooling={pooling!r} is not valid: give one of {', '.join(POOLINGS)}, "
+            "or a sequence of distinct ones such as ('max', 'mean')."
+        )
+    if lengths not in LENGTH_MODES:
+        raise ValueError(
+            f"Unknown length mode {lengths!r}: choose one of {', '.join(LENGTH_MODES)}."
+        )
+    if pretrained_embeddings is not None and tuple(pretrained_embeddings.shape) != shape:
+        raise ValueError(
+            f"pretrained_embeddings has shape {tuple(pretrained_embeddings.shape)}, but the "
+            f"model needs (vocab_size, embed_dim) = {shape}. Build the "
+            "matrix from the same vocabulary and pass embed_dim equal to its dimension."
+        )
+    return poolings
