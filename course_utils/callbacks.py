@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_utils.checkpoint import save_checkpoint
+from course_utils.checkpoint import read_vocab_fingerprint, save_checkpoint
 from course_utils.history import History
 
 __all__ = [
@@ -84,7 +84,6 @@ class Run:
     running: EpochTotals | None = None
     resumed_from: Path | None = None
     restored_epoch: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def epoch(self) -> int:
@@ -278,10 +277,8 @@ class Checkpoint(Callback):
         self.fingerprint: str | None = None
 
     def on_fit_start(self, run: Run) -> None:
-        if self.vocab_path is not None and run.main:
-            from course_utils.data.text import Vocab
-
-            self.fingerprint = Vocab.load(self.vocab_path).fingerprint
+        if self.vocab_path is not None and run.main:  # read once, not at every save
+            self.fingerprint = read_vocab_fingerprint(self.vocab_path)
 
     def on_epoch_end(self, run: Run) -> None:
         if not (run.improved and run.main):

@@ -64,7 +64,8 @@ def _config_of(model: nn.Module) -> dict | None:
     return config
 
 
-def _vocab_fingerprint_from_file(vocab_path: Path) -> str | None:
+def read_vocab_fingerprint(vocab_path: Path) -> str | None:
+    """The fingerprint of the vocabulary saved at ``vocab_path`` (None if there is no file)."""
     if not vocab_path.is_file():
         return None
     from course_utils.data.text import Vocab
@@ -116,7 +117,7 @@ def save_checkpoint(
     if vocab_path is not None:
         vocab_path = Path(vocab_path)
         if vocab_fingerprint is None:
-            vocab_fingerprint = _vocab_fingerprint_from_file(vocab_path)
+            vocab_fingerprint = read_vocab_fingerprint(vocab_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             stored = os.path.relpath(vocab_path.resolve(), path.parent.resolve())

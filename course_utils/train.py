@@ -332,8 +332,9 @@ def _standard_callbacks(
     if budget_minutes is not None:
         chosen.append(TimeBudget(budget_minutes))
     if checkpoint_path is not None:
-        chosen.append(Checkpoint(checkpoint_path, vocab_path))
-    existing_vocab_path(vocab_path)  # a missing file is an error even without a checkpoint
+        chosen.append(Checkpoint(checkpoint_path, vocab_path))  # checks vocab_path too
+    else:
+        existing_vocab_path(vocab_path)  # a missing file is an error even without a checkpoint
     if show:
         chosen.append(ProgressLog())
     return chosen + list(extra)
