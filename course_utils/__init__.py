@@ -11,6 +11,9 @@ meet a name you have not seen yet; the lessons import from every layer.
 * ``config``: full or smoke mode, data / checkpoint folders, seeding, picking the device.
 * ``distributed``: the same script alone or under ``torchrun``: ranks, DDP unwrapping,
   summing metrics over ranks.
+* ``progress``: progress bars that turn into plain text when they finish, so a saved
+  notebook never shows a dead widget.
+* ``provenance``: the fingerprint of the code a committed notebook's outputs were made with.
 
 **Data** (``data``): files and batches.
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_utils.checkpoint import read_vocab_fingerprint, save_checkpoint
 from course_utils.history import History
+from course_utils.progress import tqdm
 
 __all__ = [
     "Callback",

@@ -225,6 +225,17 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in body)])
 
 
+def show_table(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Display rows as a rendered table in a notebook (plain Markdown text elsewhere).
+
+    Printed Markdown wraps in a narrow output area and puts each trailing ``|`` on its own
+    line; displayed as Markdown, JupyterLab and GitHub draw a real table that scrolls instead.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(format_table(rows)))
+
+
 def plot_attention(
     tokens: Sequence[str],
     weights: Any,

@@ -39,7 +39,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_utils import config, distributed
 from course_utils.callbacks import (
@@ -56,6 +55,7 @@ from course_utils.callbacks import (
 from course_utils.distributed import unwrap
 from course_utils.helpers import eval_mode, model_device
 from course_utils.history import History
+from course_utils.progress import tqdm
 from course_utils.resume import load_training_state, save_training_state
 from course_utils.tasks import Classification, Task, batch_metrics
 

@@ -8,12 +8,41 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import torch
 
 from course_utils.data.text import Tokenizer, Vocab
 from course_utils.inference.sentiment import predict_sentiment
+
+
+class LiveDemo(widgets.VBox):
+    """A demo's widgets plus a static preview for wherever the live widget cannot be drawn.
+
+    A saved notebook opened before its cells are run (on GitHub, in JupyterLab with no
+    kernel yet) has no widget models, so the widget output alone would read as a repr
+    string or "Error displaying widget". The output bundle therefore also carries an HTML
+    preview: what the demo does and what it showed when the notebook was last run.
+    Jupyter draws the live widget whenever it can; ``scripts/refresh_notebook.py`` keeps
+    only the preview in committed notebooks.
+    """
+
+    def __init__(self, children: list, *, what: str, shown: Callable[[], str]) -> None:
+        super().__init__(children)
+        self.what = what
+        self.shown = shown
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        note = f"Live demo: {self.what} Run this cell to use it."
+        bundle["text/plain"] = note
+        bundle["text/html"] = (
+            "<div style='border-left: 4px solid #1976d2; padding: 4px 10px'>"
+            f"<b>Live demo</b>: {html.escape(self.what)} <i>Run this cell to use it.</i>"
+            f"<br><small>When this notebook was run, it showed:</small><br>{self.shown()}</div>"
+        )
+        return bundle
 
 
 def _highlight(tokens: list[str], weights: list[float]) -> str:
@@ -39,7 +68,7 @@ def sentiment_box(
     *,
     initial_text: str = "This film was a pleasant surprise: smart, funny and well acted.",
     expected_fingerprint: str | None = None,
-) -> widgets.VBox:
+) -> LiveDemo:
     """A text box that shows the model's P(positive) live as you type.
 
     If the model pools with attention, the tokens are shown shaded by their weight.
@@ -84,7 +113,11 @@ def sentiment_box(
 
     text.observe(update, names="value")
     update()
-    return widgets.VBox([text, widgets.HBox([meter, verdict]), attention])
+    return LiveDemo(
+        [text, widgets.HBox([meter, verdict]), attention],
+        what="type a review and the model's P(positive) updates as you type.",
+        shown=lambda: f"<q>{html.escape(text.value)}</q> → {verdict.value}",
+    )
 
 
 def generation_box(
@@ -94,7 +127,7 @@ def generation_box(
     prompt: str = "ROMEO:\n",
     length: int = 300,
     temperature: float = 0.8,
-) -> widgets.VBox:
+) -> LiveDemo:
     """Prompt box, temperature and length sliders, top-k, a seed and a Generate button.
 
     ``corpus`` is the :class:`~course_utils.data.chars.TextCorpus` the model was trained
@@ -136,7 +169,11 @@ def generation_box(
     run()
     controls = widgets.HBox([temperature_slider, length_slider])
     options = widgets.HBox([top_k_box, seed_box, button])
-    return widgets.VBox([prompt_box, controls, options, output])
+    return LiveDemo(
+        [prompt_box, controls, options, output],
+        what="write a prompt, pick a temperature, length and seed, then press Generate.",
+        shown=lambda: output.value,
+    )
 
 
 def translation_box(
@@ -147,7 +184,7 @@ def translation_box(
     *,
     initial_text: str = "Ein kleiner Junge spielt mit seinem Hund im Park.",
     beam_width: int = 1,
-) -> widgets.VBox:
+) -> LiveDemo:
     """A text box that translates what you type (on Enter / leaving the box) and draws the
     attention map of the translation when the model has attention.
 
@@ -189,4 +226,8 @@ def translation_box(
     text.observe(update, names="value")
     beam.observe(update, names="value")
     update()
-    return widgets.VBox([text, beam, result, picture])
+    return LiveDemo(
+        [text, beam, result, picture],
+        what="type a German sentence and press Enter to see its translation and attention map.",
+        shown=lambda: f"<q>{html.escape(text.value)}</q> → {result.value}",
+    )

@@ -16,10 +16,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from course_utils import config
 from course_utils.data.text import TokenizedCorpus
+from course_utils.progress import tqdm
 
 
 class _Sentences:

@@ -17,7 +17,7 @@ PACKAGE = Path(course_utils.__file__).parent
 
 #: Bottom to top. The first part of a module's name after ``course_utils.`` gives its layer.
 LAYERS = [
-    {"helpers", "config", "distributed"},
+    {"helpers", "config", "distributed", "progress", "provenance"},
     {"data"},
     {"tasks", "models", "word_vectors"},
     {"history", "checkpoint"},

@@ -29,65 +29,60 @@ def test_train_imdb_script_trains_and_writes_a_loadable_checkpoint(tmp_path):
     assert len(load_vocab(info)) == model.config["vocab_size"]  # the checkpoint finds its vocab
 
 
-def test_prune_widget_state_keeps_interactive_widgets_and_drops_progress_bars(tmp_path):
+def _refresh_module():
     import importlib.util
-    import json
 
     spec = importlib.util.spec_from_file_location(
-        "prune_widget_state", ROOT / "scripts" / "prune_widget_state.py"
+        "refresh_notebook", ROOT / "scripts" / "refresh_notebook.py"
     )
-    prune_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(prune_module)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews():
+    clean = _refresh_module().clean
     view = "application/vnd.jupyter.widget-view+json"
 
-    def widget(model_id, text):
-        return {
-            "output_type": "display_data",
-            "metadata": {},
-            "data": {view: {"model_id": model_id}, "text/plain": text},
-        }
+    def display_data(data):
+        return {"output_type": "display_data", "metadata": {}, "data": data}
 
     bar = "epoch 1:   0%|          | 0/491 [00:00<?, ?batch/s]"
-    cells = [
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": "fit(...)",
-            "execution_count": 1,
-            "outputs": [
-                widget("ba", bar),
-                {"output_type": "stream", "name": "stderr", "text": bar + "\n"},
-                {"output_type": "stream", "name": "stdout", "text": "epoch   1 | train loss\n"},
-            ],
-        },
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": "generation_box(...)",
-            "execution_count": 2,
-            "outputs": [widget("b0", "VBox(children=(Textarea(value='ROMEO:'),))")],
-        },
+    finished = "LSTM: 100%|##########| 5/5 [01:10<00:00, 14.1s/epoch]"
+    preview = "<div><b>Live demo</b>: type a review</div>"
+    fit_outputs = [
+        display_data({view: {"model_id": "ba"}, "text/plain": bar}),  # an old-style widget bar
+        {"output_type": "stream", "name": "stderr", "text": bar + "\n"},  # a text-mode bar
+        display_data({"text/plain": ""}),  # a leave=False bar that removed itself
+        display_data({"text/plain": finished}),  # a finished bar, now text: kept
+        {"output_type": "stream", "name": "stdout", "text": "epoch   1 | train loss\n"},
     ]
-    state = {  # model ids are hex strings, as Jupyter writes them
-        "b0": {"state": {"children": ["IPY_MODEL_7e"]}},
-        "7e": {"state": {"layout": "IPY_MODEL_1a"}},
-        "1a": {"state": {}},
-        "ba": {"state": {"children": ["IPY_MODEL_ba1"]}},
-        "ba1": {"state": {}},
-    }
+    demo = [display_data({view: {"model_id": "b0"}, "text/plain": "note", "text/html": preview})]
+    legacy_demo = [display_data({view: {"model_id": "c0"}, "text/plain": "VBox(children=…"})]
     notebook = {
-        "cells": cells,
-        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
+        "cells": [
+            {"cell_type": "code", "source": "fit(...)", "outputs": fit_outputs},
+            {"cell_type": "code", "source": "sentiment_box(...)", "outputs": demo},
+            {"cell_type": "code", "source": "old_box(...)", "outputs": legacy_demo},
+            {"cell_type": "markdown", "source": "text"},
+        ],
+        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
     }
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps(notebook))
-    assert prune_module.prune(path) == (2, 2)
-    pruned = json.loads(path.read_text())
-    assert [o["output_type"] for o in pruned["cells"][0]["outputs"]] == ["stream"]
-    assert pruned["cells"][0]["outputs"][0]["name"] == "stdout"
-    assert len(pruned["cells"][1]["outputs"]) == 1
-    kept = pruned["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    assert set(kept) == {"b0", "7e", "1a"}
-    assert prune_module.prune(path) == (0, 0)  # idempotent
+    assert clean(notebook) == 3
+    outputs = [cell.get("outputs") for cell in notebook["cells"]]
+    assert [o.get("text") or o["data"]["text/plain"] for o in outputs[0]] == [
+        finished,
+        "epoch   1 | train loss\n",
+    ]
+    assert outputs[1][0]["data"] == {"text/plain": "note", "text/html": preview}
+    assert (
+        view not in outputs[2][0]["data"] and "run this cell" in outputs[2][0]["data"]["text/html"]
+    )
+    assert "widgets" not in notebook["metadata"]
+    assert clean(notebook) == 0  # idempotent
+
+
+def test_refreshing_refuses_smoke_mode(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    with pytest.raises(SystemExit, match="full-mode outputs"):
+        _refresh_module().main([str(tmp_path / "never_opened.ipynb")])

@@ -25,10 +25,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from course_utils import config
 from course_utils.helpers import atomic_write
+from course_utils.progress import tqdm
 
 UNK = "<unk>"
 PAD = "<pad>"

@@ -34,12 +34,12 @@ from typing import Final
 import pooch
 import requests
 import urllib3
-from tqdm.auto import tqdm
 
 from course_utils.data.errors import ChecksumError, DownloadError
 from course_utils.data.mirror import Mirror, Source, http_get, official_source
 from course_utils.data.registry import RemoteFile
 from course_utils.helpers import atomic_write
+from course_utils.progress import tqdm
 
 __all__ = [
     "IncompleteTransfer",
