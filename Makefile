@@ -13,6 +13,8 @@ LAB_ARGS    ?=
 # Jupyter refuses to start as root (containers, cloud VMs) unless told it is fine.
 LAB_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# JupyterLab defaults for the course (no news prompt, no update check: it runs offline).
+LAB_DEFAULTS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # Offline machines with the course's data mirror beside the clone use it automatically.
 ifeq ($(origin COURSE_DATA_MIRROR), undefined)
@@ -21,7 +23,11 @@ ifeq ($(origin COURSE_DATA_MIRROR), undefined)
   endif
 endif
 
-.PHONY: setup lab test lint format clean exercises check-exercises
+# Is this machine ready? Python, torch build, device, Jupyter kernel, datasets, disk space.
+doctor: setup
+	$(PY) -m course_utils doctor
+
+.PHONY: setup lab doctor test lint format clean exercises check-exercises
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +40,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lab: setup
+	install -D -m 644 jupyter/overrides.json $(LAB_DEFAULTS)
 	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS)
 
 # Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).

@@ -57,6 +57,9 @@ then ``widgets`` (the live demos, which use the plots).
 
 **Exercises** (``exercises``): the generator of exercise notebooks from solutions, the
 feedback machinery and one check per task.
+
+**Set-up check** (``doctor``, run as ``python -m course_utils doctor`` through ``__main__``):
+Python, torch build, device, Jupyter kernel, datasets and disk, each with its fix.
 """
 
 __version__ = "0.1.0"

@@ -71,15 +71,14 @@ def clean(notebook: dict) -> int:
     return dropped
 
 
-def record(notebook: dict) -> None:
-    """Write into the metadata what the outputs were made with."""
+def record(notebook: dict, code: dict[str, str]) -> None:
+    """Write into the metadata what the outputs were made with (``code``: the fingerprint)."""
     import torch
 
     from course_utils import config
-    from course_utils.provenance import fingerprint
 
     notebook["metadata"]["course"] = {
-        "fingerprint": fingerprint(notebook),
+        "fingerprint": code,
         "mode": config.mode(),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -92,7 +91,10 @@ def refresh(path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    from course_utils.provenance import fingerprint
+
     notebook = nbformat.read(path, as_version=4)
+    code = fingerprint(notebook)  # of the code as it is when the run starts
     started = time.perf_counter()
     NotebookClient(
         notebook,
@@ -102,7 +104,7 @@ def refresh(path: Path) -> None:
     ).execute()
     as_json = json.loads(nbformat.writes(notebook))
     dropped = clean(as_json)
-    record(as_json)
+    record(as_json, code)
     path.write_text(json.dumps(as_json, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     minutes = (time.perf_counter() - started) / 60
     print(f"{path}: ran in {minutes:.1f} min, dropped {dropped} progress outputs", flush=True)

@@ -11,3 +11,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each test's call report on the item, so fixtures can tell it failed."""
+    report = yield
+    if report.when == "call":
+        item.report_call = report
+    return report

@@ -28,6 +28,8 @@ LAYERS = [
     {"plots", "diagrams", "benchmark"},
     {"widgets"},
     {"exercises"},
+    {"doctor"},
+    {"__main__"},
 ]
 
 

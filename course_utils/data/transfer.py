@@ -47,6 +47,7 @@ __all__ = [
     "fetch",
     "file_digests",
     "forget_stamp",
+    "is_verified",
     "quiet_pooch",
 ]
 
@@ -287,7 +288,7 @@ def _existing_file_is_good(remote: RemoteFile, dest: Path, mirror: Mirror | None
     """
     if not dest.exists():
         return False
-    if _stamp_is_current(dest):
+    if is_verified(dest):
         return True
     candidates = [remote.official_digest()]
     mirror_digest = mirror.digest_for(remote) if mirror is not None else None
@@ -322,7 +323,7 @@ def _stamp_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.verified")
 
 
-def _stamp_is_current(dest: Path) -> bool:
+def is_verified(dest: Path) -> bool:
     """True when a stamp says ``dest`` was verified and its size and mtime are unchanged."""
     try:
         stamp = json.loads(_stamp_path(dest).read_text(encoding="utf-8"))
