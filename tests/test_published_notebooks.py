@@ -1,0 +1,72 @@
+"""Committed notebooks as a learner opens them: fresh outputs, nothing that draws as an error.
+
+Outputs are made by ``scripts/refresh_notebook.py``, which records what they were made with.
+These tests fail when a notebook's code (its cells, or the ``course_utils`` modules they
+import) changed after its outputs were made, and when a saved output could only draw as
+a repr string or "Error displaying widget" in a fresh JupyterLab or on GitHub.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils.provenance import stale_parts
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = sorted(ROOT.glob("lessons/*.ipynb")) + sorted(ROOT.glob("solutions/*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+TQDM_LINE = re.compile(r"\d+%\|.*\| *\S+/\S+ \[")
+
+
+def outputs(path: Path) -> list[dict]:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
+
+
+def test_every_committed_notebook_was_run_with_todays_code():
+    assert PUBLISHED
+    stale = {path.relative_to(ROOT).as_posix(): stale_parts(path) for path in PUBLISHED}
+    stale = {name: parts for name, parts in stale.items() if parts}
+    assert not stale, (
+        "outputs made with other code (what changed since): "
+        + "; ".join(f"{name} ({', '.join(parts)})" for name, parts in stale.items())
+        + ". Re-run them: python scripts/refresh_notebook.py "
+        + " ".join(stale)
+    )
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.name)
+def test_committed_outputs_draw_without_a_kernel(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in notebook["metadata"], "saved widget state: publish with the script"
+    assert notebook["metadata"].get("course", {}).get("mode") == "full"
+    for output in outputs(path):
+        data = output.get("data", {})
+        assert WIDGET_VIEW not in data, f"a widget output: {data.get('text/plain', '')[:80]}"
+        plain = "".join(data.get("text/plain", ""))
+        assert not plain.startswith(("VBox(", "HBox(", "<IPython.core.display")), plain[:80]
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            text = "".join(output["text"])
+            assert not TQDM_LINE.search(text), f"a text-mode progress bar: {text[:80]}"
+        assert output.get("output_type") != "error", output.get("evalue")
+
+
+def test_the_live_demos_ship_a_static_preview():
+    demos = {
+        "05_better_sentiment": "P(positive)",
+        "06_text_generation": "<pre",
+        "08_seq2seq": "<b>",
+    }
+    for name, shown in demos.items():
+        path = next(p for p in PUBLISHED if p.stem.startswith(name))
+        previews = [
+            "".join(o["data"]["text/html"])
+            for o in outputs(path)
+            if "Live demo" in "".join(o.get("data", {}).get("text/html", ""))
+        ]
+        assert len(previews) == 1, f"{path.name}: {len(previews)} demo previews"
+        assert "Run this cell to use it" in previews[0] and shown in previews[0]
