@@ -18,6 +18,7 @@ refused, committed outputs are full-mode outputs), then
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import platform
 import re
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
 TQDM_LINE = re.compile(r"\d+%\|.*\| *\S+/\S+ \[.*\]$")
 
 
@@ -41,12 +44,36 @@ def _is_progress_bar(output: dict) -> bool:
     return WIDGET_VIEW in data and ("FloatProgress" in text or bool(TQDM_LINE.search(text)))
 
 
-def _static_preview(output: dict) -> dict:
-    """The output without its widget view: the demo's HTML preview, or a plain note."""
+def _saved_texts(model_id: str, state: dict) -> list[str]:
+    """The text and HTML values of a saved widget and its children (outputs of old runs)."""
+    model = state.get(model_id, {}).get("state", {})
+    texts = []
+    if model.get("_model_name") in {"HTMLModel", "TextModel", "TextareaModel"} and model.get(
+        "value"
+    ):
+        value = model["value"]
+        texts.append(value if model["_model_name"] == "HTMLModel" else html.escape(value))
+    for child in MODEL_REF.findall(json.dumps(model.get("children", []))):
+        texts.extend(_saved_texts(child, state))
+    return texts
+
+
+def _static_preview(output: dict, state: dict) -> dict:
+    """The output without its widget view: the demo's HTML preview.
+
+    Outputs of ``LiveDemo`` carry one; an older widget output gets one made from the text
+    its saved widgets held.
+    """
     data = {k: v for k, v in output["data"].items() if k != WIDGET_VIEW}
     if "text/html" not in data:
+        shown = "<br>".join(_saved_texts(output["data"][WIDGET_VIEW]["model_id"], state))
         data = {
-            "text/html": "<i>Live demo: run this cell to use it.</i>",
+            "text/html": "<b>Live demo</b>: <i>Run this cell to use it.</i>"
+            + (
+                f"<br><small>When this notebook was run, it showed:</small><br>{shown}"
+                if shown
+                else ""
+            ),
             "text/plain": "Live demo: run this cell to use it.",
         }
     return {**output, "data": data}
@@ -54,6 +81,8 @@ def _static_preview(output: dict) -> dict:
 
 def clean(notebook: dict) -> int:
     """Clean ``notebook`` in place as described above; return the outputs dropped."""
+    saved = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {})
+    state = saved.get("state", {})
     dropped = 0
     for cell in notebook["cells"]:
         if "outputs" not in cell:
@@ -63,7 +92,7 @@ def clean(notebook: dict) -> int:
             if _is_progress_bar(output):
                 dropped += 1
             elif WIDGET_VIEW in output.get("data", {}):
-                kept.append(_static_preview(output))
+                kept.append(_static_preview(output, state))
             else:
                 kept.append(output)
         cell["outputs"] = kept
@@ -87,6 +116,10 @@ def record(notebook: dict, code: dict[str, str]) -> None:
     }
 
 
+def _write(path: Path, notebook: dict) -> None:
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def refresh(path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
@@ -105,7 +138,7 @@ def refresh(path: Path) -> None:
     as_json = json.loads(nbformat.writes(notebook))
     dropped = clean(as_json)
     record(as_json, code)
-    path.write_text(json.dumps(as_json, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write(path, as_json)
     minutes = (time.perf_counter() - started) / 60
     print(f"{path}: ran in {minutes:.1f} min, dropped {dropped} progress outputs", flush=True)
 
@@ -113,7 +146,19 @@ def refresh(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument(
+        "--clean-only",
+        action="store_true",
+        help="clean saved outputs only (no run, nothing recorded): notebooks awaiting a re-run",
+    )
     args = parser.parse_args(argv)
+    if args.clean_only:
+        for path in args.notebooks:
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            dropped = clean(notebook)
+            _write(path, notebook)
+            print(f"{path}: cleaned, dropped {dropped} progress outputs")
+        return 0
     from course_utils import config
 
     if config.mode() != "full":

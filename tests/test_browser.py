@@ -258,6 +258,18 @@ def test_lesson_01_runs_in_the_browser_and_survives_save_and_reload(page, lab):
         assert page.locator(".jp-RenderedImage img").count() == expected
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS[1:4], ids=lambda n: Path(n).stem[:2])
+def test_a_demo_before_its_cell_runs_shows_its_preview(page, lab, notebook):
+    """Opened fresh (no cell run yet), a lesson shows what its demo does, not a repr string."""
+    open_notebook(page, lab, notebook)
+    preview = page.locator(".jp-OutputArea-output", has_text="Live demo").first
+    expect(preview).to_contain_text("Run this cell to use it")
+    page.wait_for_timeout(1000)
+    outputs = page.locator(".jp-OutputArea-output")
+    assert outputs.filter(has_text=re.compile(r"^(VBox|HBox)\(")).count() == 0
+    assert page.get_by_text("Error displaying widget").count() == 0
+
+
 def demo(page, lab: Lab, notebook: str):
     """Run ``notebook`` top to bottom and return the output area of its live demo."""
     open_notebook(page, lab, notebook)

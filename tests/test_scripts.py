@@ -59,6 +59,11 @@ def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews
     ]
     demo = [display_data({view: {"model_id": "b0"}, "text/plain": "note", "text/html": preview})]
     legacy_demo = [display_data({view: {"model_id": "c0"}, "text/plain": "VBox(children=…"})]
+    state = {  # what an older run saved for the legacy demo: a box, a prompt, a sample
+        "c0": {"state": {"_model_name": "VBoxModel", "children": ["IPY_MODEL_c1", "IPY_MODEL_c2"]}},
+        "c1": {"state": {"_model_name": "TextareaModel", "value": "ROMEO & JULIET"}},
+        "c2": {"state": {"_model_name": "HTMLModel", "value": "<pre>a sample</pre>"}},
+    }
     notebook = {
         "cells": [
             {"cell_type": "code", "source": "fit(...)", "outputs": fit_outputs},
@@ -66,7 +71,7 @@ def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews
             {"cell_type": "code", "source": "old_box(...)", "outputs": legacy_demo},
             {"cell_type": "markdown", "source": "text"},
         ],
-        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
+        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
     }
     assert clean(notebook) == 3
     outputs = [cell.get("outputs") for cell in notebook["cells"]]
@@ -75,8 +80,10 @@ def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews
         "epoch   1 | train loss\n",
     ]
     assert outputs[1][0]["data"] == {"text/plain": "note", "text/html": preview}
+    legacy = outputs[2][0]["data"]
+    assert view not in legacy and "Run this cell" in legacy["text/html"]
     assert (
-        view not in outputs[2][0]["data"] and "run this cell" in outputs[2][0]["data"]["text/html"]
+        "ROMEO &amp; JULIET" in legacy["text/html"] and "<pre>a sample</pre>" in legacy["text/html"]
     )
     assert "widgets" not in notebook["metadata"]
     assert clean(notebook) == 0  # idempotent
