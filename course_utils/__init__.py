@@ -45,6 +45,8 @@ meet a name you have not seen yet; the lessons import from every layer.
   pruning Optuna trials: everything around the loop, one small interface.
 * ``resume``: the whole state of a run after each epoch, and continuing a killed run.
 * ``train``: ``fit`` (the short loop) and ``evaluate``.
+* ``tuning``: Optuna studies kept in a database (SQLite by default, PostgreSQL across
+  machines) that survive a crash and share one target between workers.
 
 **Using a trained model** (``inference``): ``inference.sentiment`` (a review → positive
 or negative), ``inference.generation`` (sampling text), ``inference.tagging`` (tags and a

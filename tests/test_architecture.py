@@ -24,6 +24,7 @@ LAYERS = [
     {"callbacks"},
     {"resume"},
     {"train"},
+    {"tuning"},
     {"inference"},
     {"plots", "diagrams", "benchmark"},
     {"widgets"},
