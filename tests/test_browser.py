@@ -280,21 +280,26 @@ def demo(page, lab: Lab, notebook: str):
 
 
 def test_lesson_05_sentiment_box_answers_what_the_learner_types(page, lab):
+    """The box shows, for a negative and a positive review, what the model itself gives them.
+
+    The lesson prints the model's P(positive) for a clearly negative and a clearly positive
+    review; typed into the box, each must show that same value, so the shown prediction
+    changes between them. (The smoke-mode model is weak, so the values are near 0.5: the
+    test compares with the model rather than with a threshold.)
+    """
     box = demo(page, lab, NOTEBOOKS[1])
+    printed = page.locator(".jp-OutputArea-output", has_text="I wanted my money back").last
+    model_says = dict(
+        (text, prob)
+        for prob, text in re.findall(r"^(\d\.\d{3})  (.+)$", printed.inner_text(), flags=re.M)
+    )
+    negative = "The plot was predictable and the acting was wooden. I wanted my money back."
+    positive = "I expected nothing and was blown away. Beautifully shot, wonderfully acted."
+    assert model_says[negative] != model_says[positive], model_says
     verdict = box.locator(".widget-html-content", has_text="P(positive)").first
-
-    def prediction_for(review: str) -> str:
-        old = verdict.inner_text()
+    for review in (negative, positive):
         box.locator("textarea").fill(review)
-        page.wait_for_function(
-            "([el, old]) => el.innerText !== old", arg=[verdict.element_handle(), old]
-        )
-        return verdict.inner_text()
-
-    good = prediction_for("A wonderful, moving film: brilliant acting and a beautiful story.")
-    bad = prediction_for("Awful. A boring, stupid waste of time with terrible acting.")
-    assert re.search(r"P\(positive\) = [01]\.\d{3}", good), good
-    assert good != bad
+        expect(verdict).to_contain_text(f"P(positive) = {model_says[review]}", timeout=30_000)
 
 
 def test_lesson_06_generation_box_writes_text_on_click(page, lab):
