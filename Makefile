@@ -13,6 +13,9 @@ LAB_ARGS    ?=
 # Jupyter refuses to start as root (containers, cloud VMs) unless told it is fine.
 LAB_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# The Jupyter kernel every notebook names in its metadata: this environment's Python.
+KERNEL      := rnn-course
+REGISTER_KERNEL = $(PY) -m ipykernel install --name $(KERNEL) --display-name "Python (rnn-course)" > /dev/null
 # JupyterLab defaults for the course (no news prompt, no update check: it runs offline).
 LAB_DEFAULTS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
@@ -27,7 +30,7 @@ endif
 doctor: setup
 	$(PY) -m course_utils doctor
 
-.PHONY: setup lab doctor test lint format clean exercises check-exercises
+.PHONY: setup lab kernel doctor test lint format clean exercises check-exercises
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +38,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_INDEX)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -c "import torch, spacy, course_utils; print('course ready: torch', torch.__version__)"
+	$(REGISTER_KERNEL) --sys-prefix
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 lab: setup
 	install -D -m 644 jupyter/overrides.json $(LAB_DEFAULTS)
+	$(REGISTER_KERNEL) --sys-prefix
 	$(VENV)/bin/jupyter lab $(LAB_ROOT) $(LAB_ARGS)
+
+# Register the rnn-course kernel for your user too, so a Jupyter outside .venv can run the notebooks.
+kernel: setup
+	$(REGISTER_KERNEL) --user
+	@echo "registered the $(KERNEL) kernel for $(USER): it runs $(abspath $(PY))"
 
 # Unit tests plus every notebook run top to bottom in smoke mode (tiny data, one short epoch).
 test: setup

@@ -92,8 +92,12 @@ def _torch() -> list[Finding]:
     return findings
 
 
+#: The kernel every notebook names in its metadata (``make setup`` and ``make lab`` register it).
+KERNEL = "rnn-course"
+
+
 def _kernel() -> Finding:
-    """Does Jupyter's ``python3`` kernel run this environment's Python?"""
+    """Does Jupyter's ``rnn-course`` kernel, the one the notebooks ask for, run this Python?"""
     try:
         from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     except ImportError:
@@ -103,32 +107,30 @@ def _kernel() -> Finding:
             False,
             "Run `make setup`, then start the course with `make lab`.",
         )
+    register = (
+        f"`{config.shown_path(Path(sys.executable))} -m ipykernel install --sys-prefix "
+        f"--name {KERNEL}` (`make kernel` registers it for a Jupyter outside this environment)"
+    )
     try:
-        spec = KernelSpecManager().get_kernel_spec("python3")
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:
         return Finding(
             "jupyter",
-            "no `python3` kernel is registered",
+            f"no `{KERNEL}` kernel is registered: Jupyter will ask which kernel to use",
             False,
-            f"Run `{sys.executable} -m ipykernel install --sys-prefix`.",
+            f"Start JupyterLab with `make lab` (it registers the kernel), or run {register}.",
         )
     command = spec.argv[0]
-    # A spec saying just "python" runs the Python of the Jupyter server that starts it.
-    same = (
-        command in {"python", "python3"}
-        or Path(command).resolve() == Path(sys.executable).resolve()
-    )
-    inside = Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
+    same = Path(command).resolve() == Path(sys.executable).resolve()
     runs = "this environment" if same else config.shown_path(Path(command))
-    detail = f"the python3 kernel runs {runs}"
-    if same and inside:
+    detail = f"the {KERNEL} kernel runs {runs}"
+    if same:
         return Finding("jupyter", detail + " (start JupyterLab with `make lab`)")
     return Finding(
         "jupyter",
-        detail,
+        detail + ", not this environment (another clone, or an older set-up)",
         False,
-        "Start JupyterLab with `make lab` (it uses this environment's kernel), or run "
-        f"`{config.shown_path(Path(sys.executable))} -m ipykernel install --sys-prefix`.",
+        f"Re-register it from here: run {register}.",
     )
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
@@ -28,11 +29,13 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from course_utils import config
+from course_utils.progress import tqdm
 
 __all__ = [
     "FINISHED",
     "HEARTBEAT_SECONDS",
     "finished_trials",
+    "once_on_test_set",
     "open_study",
     "optimize_until",
     "resolve_storage",
@@ -88,7 +91,7 @@ def open_study(
     name: str,
     *,
     storage: str | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
     direction: str = "maximize",
     pruner: optuna.pruners.BasePruner | None = None,
     heartbeat_seconds: int = HEARTBEAT_SECONDS,
@@ -96,9 +99,10 @@ def open_study(
     """Create study ``name``, or load it with every trial so far if it exists.
 
     The TPE sampler is seeded, so one worker running a study from scratch proposes the
-    same configurations every time. The default pruner stops a trial whose intermediate
-    value is below the median of earlier trials at the same epoch, once five trials have
-    finished and after the first epoch.
+    same configurations every time; give workers that share a study different seeds
+    (or ``None``, random), or they propose the same first configurations. The default
+    pruner stops a trial whose intermediate value is below the median of earlier trials
+    at the same epoch, once five trials have finished and after the first epoch.
     """
     return optuna.create_study(
         study_name=name,
@@ -120,23 +124,59 @@ def optimize_until(
     objective: Callable[[optuna.Trial], float],
     n_trials: int,
     *,
-    show_progress_bar: bool = False,
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+    progress: bool = False,
 ) -> int:
     """Run trials until the study holds ``n_trials`` finished ones; return how many ran here.
 
     Safe to call again after a crash (it tops the study up) and from several workers at
     once: each stops when the shared count is reached. Workers that start their last
     trials at the same moment can finish a few more than ``n_trials`` (at most one each).
+    ``callbacks`` run after each trial of this worker (for example to print a line);
+    ``progress`` shows a bar of the study's finished trials against ``n_trials``.
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be at least 1, got {n_trials}")
     before = {t.number for t in study.get_trials(deepcopy=False)}
     if len(finished_trials(study)) >= n_trials:
         return 0
-    study.optimize(
-        objective,
-        callbacks=[MaxTrialsCallback(n_trials, states=FINISHED)],
-        show_progress_bar=show_progress_bar,
-        gc_after_trial=True,
+    bar = tqdm(
+        total=n_trials,
+        initial=len(finished_trials(study)),
+        desc=f"study {study.study_name}",
+        unit="trial",
+        disable=not progress,
     )
+
+    def advance(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        bar.n = min(n_trials, len(finished_trials(study)))
+        bar.refresh()
+
+    try:
+        study.optimize(
+            objective,
+            callbacks=[MaxTrialsCallback(n_trials, states=FINISHED), advance, *callbacks],
+            gc_after_trial=True,
+        )
+    finally:
+        bar.close()
     return len({t.number for t in study.get_trials(deepcopy=False)} - before)
+
+
+def once_on_test_set(
+    study: optuna.Study, key: str, run: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The test result of configuration ``key``: measured by ``run()`` the first time only.
+
+    The study keeps the result (``run`` must return plain numbers and strings), so running
+    the notebook or script again reports the recorded number instead of looking at the
+    test split a second time: it is touched exactly once per reported configuration, and
+    a configuration cannot be picked by its test score.
+    """
+    attribute = f"test:{key}"
+    recorded = study.user_attrs.get(attribute)
+    if recorded is not None:
+        return {**recorded, "recorded": True}
+    result = dict(run())
+    study.set_user_attr(attribute, result)
+    return {**result, "recorded": False}

@@ -11,6 +11,7 @@ refused, committed outputs are full-mode outputs), then
 * keep each live demo's static HTML preview in place of its widget (see
   ``course_utils.widgets.LiveDemo``), so GitHub and a fresh JupyterLab show what the demo
   does instead of a repr string or "Error displaying widget";
+* name the course's ``rnn-course`` kernel in the metadata;
 * record what the outputs were made with (``course_utils.provenance``), which
   ``tests/test_project.py`` compares with the code of today.
 """
@@ -30,6 +31,9 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
 TQDM_LINE = re.compile(r"\d+%\|.*\| *\S+/\S+ \[.*\]$")
+#: The kernel ``make setup`` / ``make lab`` register: any Jupyter that opens a notebook
+#: starts the course's environment, or says plainly that the kernel is missing.
+KERNELSPEC = {"name": "rnn-course", "display_name": "Python (rnn-course)", "language": "python"}
 
 
 def _is_progress_bar(output: dict) -> bool:
@@ -97,6 +101,7 @@ def clean(notebook: dict) -> int:
                 kept.append(output)
         cell["outputs"] = kept
     notebook.get("metadata", {}).pop("widgets", None)
+    notebook.setdefault("metadata", {})["kernelspec"] = dict(KERNELSPEC)
     return dropped
 
 

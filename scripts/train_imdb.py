@@ -1,92 +1,104 @@
-"""Train lesson 05's IMDb sentiment model from the command line, on one process or many.
+"""Train lesson 05's IMDb sentiment model, or any recipe, on one process or many.
 
-    python scripts/train_imdb.py --epochs 4
-    torchrun --nproc_per_node=2 scripts/train_imdb.py --epochs 4     # 2 processes, gloo on CPU
+    python scripts/train_imdb.py                                  # lesson 05's recipe and number
+    python scripts/train_imdb.py --cell gru --hidden-dim 192     # another recipe (lesson 09's best)
+    torchrun --nproc_per_node=2 scripts/train_imdb.py             # 2 processes, gloo on CPU
 
-Under torchrun every process trains on its own shard of the bucketed batches and
-DistributedDataParallel averages the gradients; metrics are summed over processes
-and only rank 0 prints and writes the checkpoint. ``COURSE_MODE=smoke`` shrinks the data.
+Every choice of the recipe (``course_utils.recipes.SentimentRecipe``) is an option, with
+lesson 05's values as defaults. Under torchrun every process trains on its own shard of
+the bucketed batches and DistributedDataParallel averages the gradients; metrics are
+summed over processes and only rank 0 prints and writes files. ``COURSE_MODE=smoke``
+shrinks the data and the model.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from pathlib import Path
 
 import torch
-from torch import nn
 
 from course_utils import config, distributed
-from course_utils.data.imdb import imdb_dataloaders, load_imdb
-from course_utils.models import RecurrentClassifier
-from course_utils.train import evaluate, fit
+from course_utils.helpers import atomic_write
+from course_utils.recipes import (
+    LOSS,
+    SentimentRecipe,
+    build_classifier,
+    load_sentiment_data,
+    train_recipe,
+)
+from course_utils.train import evaluate
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=config.pick(full=4, smoke=1))
-    parser.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
-    parser.add_argument("--hidden", type=int, default=config.pick(full=128, smoke=16))
-    parser.add_argument("--layers", type=int, default=1)
+    SentimentRecipe.add_arguments(parser)
     parser.add_argument(
-        "--pooling", default="attention", help="e.g. last, max, mean, attention, max+mean"
+        "--train-fraction",
+        type=float,
+        default=1.0,
+        help="train on this seeded fraction of the 17,500 training reviews (timing runs)",
     )
-    parser.add_argument("--max-len", type=int, default=400)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--no-test", action="store_true", help="do not touch the test split")
     parser.add_argument(
         "--checkpoint", default=str(config.checkpoint_dir() / "train_imdb.pt"), help="best weights"
     )
-    args = parser.parse_args()
+    parser.add_argument("--metrics-json", help="also write the results to this JSON file")
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = _arguments()
+    recipe = SentimentRecipe.from_arguments(args)
     distributed.init_distributed()
     main_process = distributed.is_main_process()
     if main_process:
         print(config.describe(), f"world_size={distributed.world_size()}")
-    loaders = imdb_dataloaders(
-        load_imdb(seed=args.seed),
-        batch_size=args.batch_size,
-        max_len=args.max_len,
-        seed=args.seed,
-        progress=main_process,
-    )
-    config.seed_everything(args.seed)
-    model = RecurrentClassifier(
-        len(loaders.vocab),
-        100,
-        args.hidden,
-        1,
-        cell=args.cell,
-        num_layers=args.layers,
-        bidirectional=True,
-        dropout=0.4,
-        padding_idx=loaders.vocab.pad_index,
-        pooling=args.pooling.split("+"),
-        max_len=args.max_len,
-    )
-    vocab_path = loaders.vocab.save(config.checkpoint_dir() / "train_imdb_vocab.json")
-    loss_fn = nn.BCEWithLogitsLoss()
-    history = fit(
+        print("recipe:", " ".join(recipe.cli_args()) or "lesson 05's defaults")
+    data = load_sentiment_data(recipe, progress=main_process)
+    if args.train_fraction < 1.0:
+        train, valid = data.tuning_loaders(recipe.batch_size, train_fraction=args.train_fraction)
+    else:
+        train, valid = data.loaders.train, data.loaders.valid
+    embeddings = data.initial_embeddings(recipe)
+    model = build_classifier(recipe, data.vocab, embeddings)
+    vocab_path = data.vocab.save(config.checkpoint_dir() / "train_imdb_vocab.json")
+    started = time.perf_counter()
+    history = train_recipe(
+        recipe,
         model,
-        loaders.train,
-        loaders.valid,
-        optimizer=torch.optim.Adam(model.parameters(), lr=args.lr),
-        loss_fn=loss_fn,
-        epochs=args.epochs,
-        clip_grad_norm=1.0,
-        early_stopping_patience=2,
+        train,
+        valid,
         checkpoint_path=args.checkpoint,
         vocab_path=vocab_path,
-        seed=args.seed,
         progress=main_process,
         name="train_imdb",
     )
-    test = evaluate(model, loaders.test, loss_fn)  # summed over all processes
+    results = {
+        "recipe": recipe.params(),
+        "world_size": distributed.world_size(),
+        "threads": torch.get_num_threads(),
+        "train_fraction": args.train_fraction,
+        "best_valid_acc": history.best_valid_acc,
+        "best_epoch": history.best_epoch,
+        "epochs": history.epochs,
+        "train_seconds": sum(history.train_seconds),
+        "fit_seconds": time.perf_counter() - started,
+    }
+    if not args.no_test:
+        results["test"] = evaluate(model, data.loaders.test, LOSS)  # summed over all processes
     if main_process:
+        test = results.get("test")
         print(
             f"best valid acc {history.best_valid_acc:.2%} (epoch {history.best_epoch}); "
-            f"test acc {test['acc']:.2%} on {test['n']} reviews; checkpoint {args.checkpoint}"
+            + (f"test acc {test['acc']:.2%} on {test['n']} reviews; " if test else "")
+            + f"training {results['train_seconds']:.1f} s; checkpoint {args.checkpoint}"
         )
+        if args.metrics_json:
+            with atomic_write(Path(args.metrics_json), "w") as out:
+                out.write(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

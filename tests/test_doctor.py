@@ -48,10 +48,29 @@ def test_a_kernel_from_another_python_is_reported(monkeypatch):
     from jupyter_client import kernelspec
 
     spec = kernelspec.KernelSpec(argv=["/opt/other/bin/python", "-m", "ipykernel_launcher"])
-    spec.resource_dir = "/opt/other/share/jupyter/kernels/python3"
-    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: spec)
+    spec.resource_dir = "/opt/other/share/jupyter/kernels/rnn-course"
+    asked = []
+
+    def get_kernel_spec(self, name):
+        asked.append(name)
+        return spec
+
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", get_kernel_spec)
     finding = doctor._kernel()
+    assert asked == ["rnn-course"]
     assert not finding.ok and "/opt/other/bin/python" in finding.detail
+    assert "ipykernel install --sys-prefix --name rnn-course" in finding.fix
+
+
+def test_a_missing_course_kernel_is_reported(monkeypatch):
+    from jupyter_client import kernelspec
+
+    def get_kernel_spec(self, name):
+        raise kernelspec.NoSuchKernel(name)
+
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", get_kernel_spec)
+    finding = doctor._kernel()
+    assert not finding.ok and "no `rnn-course` kernel" in finding.detail
     assert "make lab" in finding.fix
 
 

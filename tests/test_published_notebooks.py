@@ -93,3 +93,29 @@ def test_the_live_demos_ship_a_static_preview():
         ]
         assert len(previews) == 1, f"{path.name}: {len(previews)} demo previews"
         assert "Run this cell to use it" in previews[0] and shown in previews[0]
+
+
+#: The kernel ``make setup`` and ``make lab`` register (the Makefile's ``KERNEL``).
+COURSE_KERNEL = re.search(
+    r"^KERNEL\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M
+).group(1)
+
+
+def test_the_doctor_checks_the_kernel_make_registers():
+    from course_utils import doctor
+
+    assert doctor.KERNEL == COURSE_KERNEL == "rnn-course"
+
+
+@pytest.mark.parametrize(
+    "path",
+    PUBLISHED + sorted(ROOT.glob("exercises/*.ipynb")),
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
+)
+def test_every_notebook_asks_for_the_course_kernel(path):
+    """Opened from any Jupyter, a notebook starts the course environment (or says it is missing)."""
+    spec = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("kernelspec", {})
+    assert spec.get("name") == COURSE_KERNEL, (
+        f"kernelspec {spec}: run python scripts/refresh_notebook.py --clean-only {path.name} "
+        "(or make exercises)"
+    )

@@ -25,7 +25,7 @@ def test_train_imdb_script_trains_and_writes_a_loadable_checkpoint(tmp_path):
     assert "test acc" in result.stdout and "on 200 reviews" in result.stdout
     model, info = load_checkpoint(checkpoint)
     assert type(model).__name__ == "RecurrentClassifier"
-    assert model.config["pooling"] == ["attention"]
+    assert model.config["pooling"] == "attention"
     assert len(load_vocab(info)) == model.config["vocab_size"]  # the checkpoint finds its vocab
 
 

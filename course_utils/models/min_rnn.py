@@ -1,0 +1,157 @@
+"""minGRU and minLSTM: recurrences whose gates do not see the state, so training is a parallel scan.
+
+Feng, Tung, Ahmed, Bengio and Hajimirsadeghi ("Were RNNs All We Needed?", 2024) take the
+GRU and the LSTM and drop :math:`h_{t-1}` from the gates and from the candidate. What is
+left is a *linear* recurrence :math:`h_t = a_t \\odot h_{t-1} + b_t` whose coefficients
+depend on the inputs only, so all of them are computed at once, and the recurrence itself
+has a closed form (:func:`linear_scan`):
+
+.. math:: h_t = A_t \\Big(h_0 + \\sum_{s \\le t} b_s / A_s\\Big),
+          \\qquad A_t = \\prod_{r \\le t} a_r .
+
+Products of many gates under- and overflow, so the scan runs in log space (Heinsen, 2023):
+cumulative sums of :math:`\\log a` and a ``logcumsumexp``. That needs :math:`b_t > 0`; the
+candidate goes through :func:`positive` (:math:`x + \\tfrac12` above zero, a sigmoid
+below), as in the paper. Even in log space, float32 loses precision once the summed
+logarithms reach thousands (gates near 1 over thousands of steps); the scan therefore runs
+in chunks of ``chunk`` steps and carries the state from chunk to chunk, which keeps it
+exact to about 1e-5 at any length.
+
+Each layer has two modes with the same weights: ``forward`` (the parallel scan, for
+training and for reading a prompt) and :meth:`step` (one step with a carried state, for
+generation), plus ``forward(..., mode="sequential")``, the plain loop, to compare.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MinGRU", "MinLSTM", "linear_scan", "linear_scan_sequential", "log_positive", "positive"]
+
+DEFAULT_CHUNK = 64
+
+
+def positive(x: torch.Tensor) -> torch.Tensor:
+    """The paper's :math:`g`: :math:`x + 1/2` for :math:`x \\ge 0`, a sigmoid below; always > 0."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def log_positive(x: torch.Tensor) -> torch.Tensor:
+    """:math:`\\log g(x)`, computed without forming a tiny :math:`g(x)` first."""
+    return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
+
+
+def _scan_chunk(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tensor) -> torch.Tensor:
+    """One chunk of the log-space scan: ``log h [B, T, H]`` from ``log h0 [B, H]``."""
+    a_star = torch.cumsum(log_a, dim=1)  # log A_t, the product of the gates so far
+    a_star = torch.cat([torch.zeros_like(a_star[:, :1]), a_star], dim=1)
+    log_b = torch.cat([log_h0.unsqueeze(1), log_b], dim=1)  # h0 enters as b_0, with A_0 = 1
+    return (a_star + torch.logcumsumexp(log_b - a_star, dim=1))[:, 1:]
+
+
+def linear_scan(
+    log_a: torch.Tensor,
+    log_b: torch.Tensor,
+    h0: torch.Tensor | None = None,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+) -> torch.Tensor:
+    """All states of :math:`h_t = a_t h_{t-1} + b_t` at once, from ``log a``, ``log b`` [B, T, H].
+
+    ``h0`` [B, H] must be positive (``None``: zeros, the usual start). Returns ``h`` [B, T, H].
+    """
+    if log_a.shape != log_b.shape or log_a.dim() != 3:
+        raise ValueError(
+            f"log_a and log_b must both be [batch, time, hidden]; got {tuple(log_a.shape)} "
+            f"and {tuple(log_b.shape)}."
+        )
+    if h0 is None:
+        log_h = torch.full_like(log_a[:, 0], float("-inf"))
+    else:
+        if (h0 <= 0).any():
+            raise ValueError("linear_scan works in log space: the initial state h0 must be > 0.")
+        log_h = h0.log()
+    outputs = []
+    for start in range(0, log_a.shape[1], chunk):
+        block = _scan_chunk(log_a[:, start : start + chunk], log_b[:, start : start + chunk], log_h)
+        outputs.append(block)
+        log_h = block[:, -1]
+    return torch.cat(outputs, dim=1).exp()
+
+
+def linear_scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None):
+    """The same recurrence as a plain loop over time: the reference the scan must match."""
+    h = torch.zeros_like(a[:, 0]) if h0 is None else h0
+    states = []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+class _MinRecurrence(nn.Module):
+    """What minGRU and minLSTM share: coefficients from the input, then one linear recurrence."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, n_gates: int) -> None:
+        super().__init__()
+        self.input_dim, self.hidden_dim = input_dim, hidden_dim
+        self.project = nn.Linear(input_dim, hidden_dim * (n_gates + 1))
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log a, log b)`` of every step, from the inputs alone."""
+        raise NotImplementedError
+
+    def forward(
+        self, x: torch.Tensor, h0: torch.Tensor | None = None, *, mode: str = "parallel"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` [B, T, input_dim] → ``(states [B, T, hidden], last state [B, hidden])``."""
+        if x.dim() != 3 or x.shape[-1] != self.input_dim:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs [batch, time, {self.input_dim}], "
+                f"got {tuple(x.shape)}."
+            )
+        log_a, log_b = self.log_coefficients(x)
+        if mode == "parallel":
+            states = linear_scan(log_a, log_b, h0)
+        elif mode == "sequential":
+            states = linear_scan_sequential(log_a.exp(), log_b.exp(), h0)
+        else:
+            raise ValueError(f"mode must be 'parallel' or 'sequential', got {mode!r}.")
+        return states, states[:, -1]
+
+    def step(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """One step: input ``x`` [B, input_dim] and state ``h`` [B, hidden] → the next state."""
+        log_a, log_b = self.log_coefficients(x.unsqueeze(1))
+        a, b = log_a[:, 0].exp(), log_b[:, 0].exp()
+        return b if h is None else a * h + b
+
+
+class MinGRU(_MinRecurrence):
+    """:math:`z_t = \\sigma(W_z x_t)`, :math:`h_t = (1 - z_t) h_{t-1} + z_t\\, g(W_h x_t)`."""
+
+    def __init__(self, input_dim: int, hidden_dim: int) -> None:
+        super().__init__(input_dim, hidden_dim, n_gates=1)
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, candidate = self.project(x).chunk(2, dim=-1)
+        log_z, log_keep = -F.softplus(-k), -F.softplus(k)  # log z, log (1 - z)
+        return log_keep, log_z + log_positive(candidate)
+
+
+class MinLSTM(_MinRecurrence):
+    """minLSTM: forget and input gates normalised to sum to 1.
+
+    :math:`h_t = f'_t h_{t-1} + i'_t g(W_h x_t)` with :math:`f'_t + i'_t = 1`.
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int) -> None:
+        super().__init__(input_dim, hidden_dim, n_gates=2)
+
+    def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f, i, candidate = self.project(x).chunk(3, dim=-1)
+        # f' = f / (f + i): log f' = -softplus(log i - log f), with log sigma(k) = -softplus(-k)
+        difference = F.softplus(-f) - F.softplus(-i)
+        log_forget, log_input = -F.softplus(difference), -F.softplus(-difference)
+        return log_forget, log_input + log_positive(candidate)
