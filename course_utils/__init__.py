@@ -30,8 +30,10 @@ meet a name you have not seen yet; the lessons import from every layer.
 
 * ``models``: ``models.lengths`` (padding done right: masks, reverse-within-length, the
   masked recurrence), then ``models.scratch`` (lesson 01's RNN), ``models.classifier``,
-  ``models.embeddings``, ``models.language_model``, ``models.tagger``, ``models.seq2seq``
-  and ``models.seeds`` (the classic tutorials' models, under their original names).
+  ``models.embeddings``, ``models.language_model``, ``models.tagger``, ``models.seq2seq``,
+  ``models.seeds`` (the classic tutorials' models, under their original names), and
+  lesson 10's ``models.min_rnn`` (minGRU / minLSTM and the parallel scan),
+  ``models.min_rnn_lm`` and ``models.transformer_lm``.
 * ``tasks``: what one training step means for classification, tagging, language modelling
   and seq2seq, so one trainer trains them all.
 * ``word_vectors``: word2vec trained on IMDb's own reviews (the offline alternative to GloVe).
@@ -45,8 +47,13 @@ meet a name you have not seen yet; the lessons import from every layer.
   pruning Optuna trials: everything around the loop, one small interface.
 * ``resume``: the whole state of a run after each epoch, and continuing a killed run.
 * ``train``: ``fit`` (the short loop) and ``evaluate``.
+* ``budget``: training on a wall-clock budget, with a schedule that ends when the budget
+  does (lesson 10's race).
 * ``tuning``: Optuna studies kept in a database (SQLite by default, PostgreSQL across
   machines) that survive a crash and share one target between workers.
+* ``recipes``: ``SentimentRecipe``, lesson 05's model as one set of choices that lesson 05,
+  ``scripts/train_imdb.py`` and the study all build from.
+* ``sentiment_study``: lesson 09's search space, objective and study over that recipe.
 
 **Using a trained model** (``inference``): ``inference.sentiment`` (a review → positive
 or negative), ``inference.generation`` (sampling text), ``inference.tagging`` (tags and a
@@ -55,6 +62,7 @@ report), ``inference.decoding`` (greedy and beam search, BLEU), and ``inference.
 
 **Showing results**: ``plots`` (figures and tables), ``diagrams`` (drawings of the ideas),
 ``benchmark`` (training throughput, measured the same way in lesson 03 and ``bench/``),
+``sequence_speed`` (training and generation cost against sequence length, lesson 10),
 then ``widgets`` (the live demos, which use the plots).
 
 **Exercises** (``exercises``): the generator of exercise notebooks from solutions, the

@@ -207,3 +207,96 @@ def plot_stream_batches(streams: int = 4, windows: int = 5) -> Figure:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_scan(steps: int = 8) -> Figure:
+    """A parallel (Hillis–Steele) scan: ``log2(steps)`` levels instead of ``steps`` steps.
+
+    Each dot is one step's pair :math:`(a, b)`; at level :math:`k` every position combines
+    its pair with the one :math:`2^k` positions earlier, so after :math:`\\log_2 T` levels
+    each position holds the composition of every step up to it, that is, its state.
+    """
+    levels = max(1, (steps - 1).bit_length())
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * steps, 1.2 + 1.1 * levels))
+    for level in range(levels + 1):
+        y = -level * 1.1
+        for t in range(steps):
+            done = t < 2**level  # already holds the whole prefix
+            ax.scatter(t, y, s=160, color=_COLORS["h"] if done else _COLORS["x"], ec="#333333")
+            if level < levels and t >= 2**level:
+                _arrow(ax, (t - 2**level, y - 0.12), (t, y - 0.98), alpha=0.6)
+            if level < levels:
+                _arrow(ax, (t, y - 0.12), (t, y - 0.98), alpha=0.25)
+        ax.text(-0.8, y, f"level {level}" if level else "inputs", ha="right", va="center")
+    for t in range(steps):
+        ax.text(t, 0.45, f"$(a_{t + 1}, b_{t + 1})$", ha="center", fontsize=9)
+        ax.text(t, -levels * 1.1 - 0.5, f"$h_{t + 1}$", ha="center", fontsize=11)
+    ax.set_xlim(-2.2, steps - 0.4)
+    ax.set_ylim(-levels * 1.1 - 0.9, 0.8)
+    ax.axis("off")
+    ax.set_title(
+        f"{steps} steps in {levels} levels (orange: the state is complete)\n"
+        "$(a, b) \\circ (a', b') = (a a',\\; a' b + b')$ is associative: any grouping, same states"
+    )
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+#: Lesson 10's comparison: where the state enters, and what that buys (see plot_state_families).
+STATE_FAMILIES = [
+    ("LSTM / GRU", "$x_t$ and $h_{t-1}$", "non-linear in $h_{t-1}$", "loop over $t$", "fixed"),
+    ("minGRU / minLSTM", "$x_t$ only", "$h_t = a_t h_{t-1} + b_t$", "parallel scan", "fixed"),
+    (
+        "Mamba (selective SSM)",
+        "$x_t$ only",
+        "$h_t = \\bar A_t h_{t-1} + \\bar B_t x_t$",
+        "parallel scan",
+        "fixed",
+    ),
+    (
+        "RWKV",
+        "$x_t$ (decay $w$ learned)",
+        "$S_t = e^{-w} S_{t-1} + k_t^\\top v_t$",
+        "scan / chunks",
+        "fixed",
+    ),
+    (
+        "Transformer",
+        "no state",
+        "attends to all $k_s, v_s$, $s \\leq t$",
+        "all positions at once",
+        "grows with $t$",
+    ),
+]
+
+
+def plot_state_families() -> Figure:
+    """One row per model family: what its gates read, its step, how it trains, what it carries."""
+    header = ("model", "gates / mixing read", "the step from $t-1$ to $t$", "training", "memory")
+    widths = (2.3, 2.2, 3.4, 2.0, 1.5)
+    fig, ax = plt.subplots(figsize=(12.5, 0.7 * (len(STATE_FAMILIES) + 1) + 0.6))
+    starts = [sum(widths[:i]) for i in range(len(widths))]
+    for row, cells in enumerate([header, *STATE_FAMILIES]):
+        y = -row * 0.7
+        color = "#dddddd" if row == 0 else (_COLORS["gate"] if row == 1 else _COLORS["y"])
+        if row == len(STATE_FAMILIES):
+            color = _COLORS["x"]
+        for start, width, text in zip(starts, widths, cells, strict=True):
+            box = FancyBboxPatch(
+                (start, y - 0.3), width - 0.08, 0.6, boxstyle="round,pad=0.01", facecolor=color
+            )
+            box.set_edgecolor("#888888")
+            ax.add_patch(box)
+            weight = "bold" if row == 0 else "normal"
+            ax.text(start + width / 2, y, text, ha="center", va="center", fontweight=weight)
+    ax.set_xlim(-0.1, sum(widths))
+    ax.set_ylim(-0.7 * len(STATE_FAMILIES) - 0.4, 0.4)
+    ax.axis("off")
+    ax.set_title(
+        "Red: the state feeds the gates (sequential training). Green: linear in the state "
+        "(a scan). Blue: no state, a cache."
+    )
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

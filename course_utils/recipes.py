@@ -114,8 +114,12 @@ class SentimentRecipe:
         return asdict(self)
 
     def cli_args(self) -> list[str]:
-        """``scripts/train_imdb.py`` arguments for every choice that differs from the defaults."""
-        default = SentimentRecipe()
+        """``scripts/train_imdb.py`` arguments for every choice that differs from its defaults.
+
+        The defaults are this mode's (those :meth:`add_arguments` offers), so the command
+        rebuilds exactly this recipe in full and in smoke mode alike.
+        """
+        default = SentimentRecipe().for_mode()
         args: list[str] = []
         for name, value in self.params().items():
             if value != getattr(default, name):

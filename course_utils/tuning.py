@@ -95,12 +95,14 @@ def open_study(
     direction: str = "maximize",
     pruner: optuna.pruners.BasePruner | None = None,
     heartbeat_seconds: int = HEARTBEAT_SECONDS,
+    random_trials: int = 10,
 ) -> optuna.Study:
     """Create study ``name``, or load it with every trial so far if it exists.
 
     The TPE sampler is seeded, so one worker running a study from scratch proposes the
     same configurations every time; give workers that share a study different seeds
-    (or ``None``, random), or they propose the same first configurations. The default
+    (or ``None``, random), or they propose the same first configurations. TPE draws its
+    first ``random_trials`` proposals at random, before it models anything. The default
     pruner stops a trial whose intermediate value is below the median of earlier trials
     at the same epoch, once five trials have finished and after the first epoch.
     """
@@ -109,7 +111,7 @@ def open_study(
         storage=resolve_storage(name, storage, heartbeat_seconds=heartbeat_seconds),
         load_if_exists=True,
         direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=random_trials),
         pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )
 

@@ -34,7 +34,7 @@ def test_the_command_line_rebuilds_exactly_the_recipe_it_was_given():
     parser = argparse.ArgumentParser()
     SentimentRecipe.add_arguments(parser)
     assert SentimentRecipe.from_arguments(parser.parse_args(recipe.cli_args())) == recipe
-    assert SentimentRecipe().cli_args() == []  # the defaults are lesson 05's recipe
+    assert SentimentRecipe().for_mode().cli_args() == []  # the defaults: lesson 05's recipe
 
 
 def test_a_recipe_builds_the_same_weights_whatever_ran_before():
