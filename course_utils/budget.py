@@ -124,11 +124,17 @@ def plan_budget(
     minutes: float,
     rounds: int = 12,
 ) -> BudgetPlan:
-    """Time one validation pass (on a copy of ``model``) and split the budget into rounds."""
+    """Time one validation pass (on a copy of ``model``) and split the budget into rounds.
+
+    One batch is evaluated first, untimed: the first call of a model pays one-off costs
+    (memory allocation, kernel selection) that later validations do not.
+    """
     if minutes <= 0 or rounds < 1:
         raise ValueError(f"need minutes > 0 and rounds >= 1, got {minutes} and {rounds}.")
+    probe = copy.deepcopy(model)
+    evaluate(probe, [next(iter(valid_loader))], loss_fn, task=task, progress=False)
     start = time.perf_counter()
-    evaluate(copy.deepcopy(model), valid_loader, loss_fn, task=task, progress=False)
+    evaluate(probe, valid_loader, loss_fn, task=task, progress=False)
     plan = BudgetPlan(minutes, time.perf_counter() - start, rounds)
     if plan.round_seconds <= 0:
         raise ValueError(

@@ -11,6 +11,8 @@ refused, committed outputs are full-mode outputs), then
 * keep each live demo's static HTML preview in place of its widget (see
   ``course_utils.widgets.LiveDemo``), so GitHub and a fresh JupyterLab show what the demo
   does instead of a repr string or "Error displaying widget";
+* print paths inside the repository relative to it: a saved output shows
+  ``checkpoints/x.pt``, never the folder of whoever ran it;
 * name the course's ``rnn-course`` kernel in the metadata;
 * record what the outputs were made with (``course_utils.provenance``), which
   ``tests/test_project.py`` compares with the code of today.
@@ -30,6 +32,8 @@ from pathlib import Path
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEXT_KEYS = ("text/plain", "text/markdown", "text/html")
 TQDM_LINE = re.compile(r"\d+%\|.*\| *\S+/\S+ \[.*\]$")
 #: The kernel ``make setup`` / ``make lab`` register: any Jupyter that opens a notebook
 #: starts the course's environment, or says plainly that the kernel is missing.
@@ -83,6 +87,23 @@ def _static_preview(output: dict, state: dict) -> dict:
     return {**output, "data": data}
 
 
+def _relative_paths(output: dict) -> dict:
+    """``output`` with every absolute path into the repository made relative to it."""
+    prefix = f"{REPO_ROOT}/"
+
+    def strip(text: str | list[str]) -> str | list[str]:
+        if isinstance(text, list):
+            return [line.replace(prefix, "") for line in text]
+        return text.replace(prefix, "")
+
+    if "text" in output:
+        output["text"] = strip(output["text"])
+    for key in TEXT_KEYS:
+        if key in output.get("data", {}):
+            output["data"][key] = strip(output["data"][key])
+    return output
+
+
 def clean(notebook: dict) -> int:
     """Clean ``notebook`` in place as described above; return the outputs dropped."""
     saved = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {})
@@ -98,7 +119,7 @@ def clean(notebook: dict) -> int:
             elif WIDGET_VIEW in output.get("data", {}):
                 kept.append(_static_preview(output, state))
             else:
-                kept.append(output)
+                kept.append(_relative_paths(output))
         cell["outputs"] = kept
     notebook.get("metadata", {}).pop("widgets", None)
     notebook.setdefault("metadata", {})["kernelspec"] = dict(KERNELSPEC)

@@ -101,6 +101,22 @@ def test_chunk_batches_are_independent_windows_reshuffled_each_epoch():
         assert torch.equal(y, x + 1)
 
 
+def test_chunk_windows_can_move_to_a_new_cut_each_epoch():
+    ids = torch.arange(1000)
+    batches = ChunkBatches(ids, batch_size=8, seq_len=10, seed=3, random_offset=True)
+    first = torch.cat([x[:, 0] for x, _ in batches])
+    assert (first % 10 == 0).all()  # the first epoch is the plain cut
+    offsets = set()
+    for epoch in range(1, 6):
+        batches.set_epoch(epoch)
+        starts = torch.cat([x[:, 0] for x, _ in batches])
+        offsets |= set((starts % 10).tolist())
+        assert len(set((starts % 10).tolist())) == 1  # one shift for the whole epoch
+        for x, y in batches:
+            assert torch.equal(y, x + 1) and x.shape[1] == 10
+    assert len(offsets) > 1
+
+
 # --------------------------------------------------------------------------- model
 
 

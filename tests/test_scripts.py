@@ -89,6 +89,37 @@ def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews
     assert clean(notebook) == 0  # idempotent
 
 
+def test_publishing_makes_paths_into_the_course_relative():
+    clean = _refresh_module().clean
+    checkpoint = f"{ROOT}/checkpoints/09_ddp_1.pt"
+    outside = "/srv/data/imdb"
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "run()",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": f"saved {checkpoint}\n"},
+                    {
+                        "output_type": "execute_result",
+                        "metadata": {},
+                        "data": {
+                            "text/plain": [f"'{checkpoint}'"],
+                            "text/html": f"<a>{outside}</a>",
+                        },
+                    },
+                ],
+            }
+        ],
+        "metadata": {},
+    }
+    clean(notebook)
+    stream, result = notebook["cells"][0]["outputs"]
+    assert stream["text"] == "saved checkpoints/09_ddp_1.pt\n"
+    assert result["data"]["text/plain"] == ["'checkpoints/09_ddp_1.pt'"]
+    assert result["data"]["text/html"] == f"<a>{outside}</a>"  # not the course's: left alone
+
+
 def test_refreshing_refuses_smoke_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_MODE", "smoke")
     with pytest.raises(SystemExit, match="full-mode outputs"):

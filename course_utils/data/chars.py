@@ -254,19 +254,31 @@ class ChunkBatches:
     Every window starts at a multiple of ``seq_len``; ``set_epoch`` (called by
     ``fit``) reshuffles them with ``seed + epoch``. This is the seed tutorial's
     layout: no window continues another, so the hidden state must start from zeros.
+    ``random_offset=True`` also shifts every window by a random number of tokens each
+    epoch (after the first), so a model trained for many epochs sees each passage at
+    other positions of its window instead of memorising one cut (nanoGPT samples its
+    windows at random offsets for the same reason).
     """
 
     def __init__(
-        self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int = 0, shuffle: bool = True
+        self,
+        ids: torch.Tensor,
+        batch_size: int,
+        seq_len: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        random_offset: bool = False,
     ) -> None:
         ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
         _check_batch_shape(ids.numel(), batch_size, seq_len)
-        n_windows = (ids.numel() - 1) // seq_len
-        starts = torch.arange(n_windows) * seq_len
-        offsets = torch.arange(seq_len + 1)
-        self.windows = ids[starts.unsqueeze(1) + offsets]  # [n_windows, seq_len + 1]
-        self.batch_size, self.seq_len = batch_size, seq_len
-        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
+        self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
+        self.seed, self.shuffle, self.random_offset, self.epoch = seed, shuffle, random_offset, 0
+        self.windows = self._windows(0)  # [n_windows, seq_len + 1]
+
+    def _windows(self, offset: int) -> torch.Tensor:
+        n_windows = (self.ids.numel() - 1 - offset) // self.seq_len
+        starts = offset + torch.arange(n_windows) * self.seq_len
+        return self.ids[starts.unsqueeze(1) + torch.arange(self.seq_len + 1)]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -275,10 +287,13 @@ class ChunkBatches:
         return -(-self.windows.shape[0] // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.arange(self.windows.shape[0])
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        windows = self.windows
+        if self.random_offset and self.epoch > 0:
+            windows = self._windows(int(torch.randint(self.seq_len, (1,), generator=generator)))
+        order = torch.arange(windows.shape[0])
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(self.windows.shape[0], generator=generator)
+            order = torch.randperm(windows.shape[0], generator=generator)
         for start in range(0, len(order), self.batch_size):
-            batch = self.windows[order[start : start + self.batch_size]]
+            batch = windows[order[start : start + self.batch_size]]
             yield batch[:, :-1], batch[:, 1:]
