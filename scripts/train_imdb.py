@@ -94,7 +94,8 @@ def main() -> None:
         print(
             f"best valid acc {history.best_valid_acc:.2%} (epoch {history.best_epoch}); "
             + (f"test acc {test['acc']:.2%} on {test['n']} reviews; " if test else "")
-            + f"training {results['train_seconds']:.1f} s; checkpoint {config.shown_path(args.checkpoint)}"
+            + f"training {results['train_seconds']:.1f} s; "
+            + f"checkpoint {config.shown_path(args.checkpoint)}"
         )
         if args.metrics_json:
             with atomic_write(Path(args.metrics_json), "w") as out:
