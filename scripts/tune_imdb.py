@@ -1,6 +1,6 @@
 """Grow lesson 09's Optuna study of the IMDb recipe, alone or together with other workers.
 
-    python scripts/tune_imdb.py --trials 16                  # SQLite in studies/, as lesson 09
+    python scripts/tune_imdb.py --trials 14                  # SQLite in studies/, as lesson 09
     python scripts/tune_imdb.py --storage journal:studies/imdb.log --trials 16 &   # several workers
     python scripts/tune_imdb.py --storage journal:studies/imdb.log --trials 16 &   # on one machine
     python scripts/tune_imdb.py --storage postgresql+psycopg://USER:PASSWORD@HOST/DB --trials 40
