@@ -71,17 +71,27 @@ def sequence_layers(
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """One layer of each kind, all ``width`` wide, as functions ``[B, T, width] → [B, T, width]``.
 
-    ``nn.LSTM`` (PyTorch's fused kernel, cuDNN on a GPU), the minGRU as its sequential
-    loop and as the parallel scan (the same weights), and one pre-norm causal
-    Transformer block.
+    ``nn.LSTM`` (PyTorch's fused kernel, cuDNN on a GPU), the minGRU three ways with the
+    same weights (one step at a time as an RNN runs, gates included; its gates computed
+    for all steps at once and only the recurrence looped; the parallel scan), and one
+    pre-norm causal Transformer block.
     """
     torch.manual_seed(0)
     lstm = nn.LSTM(width, width, batch_first=True).to(device)
     min_gru = MinGRU(width, width).to(device)
     block = TransformerBlock(width, heads, dropout=0.0).to(device)
+
+    def step_by_step(x: torch.Tensor) -> torch.Tensor:
+        h, states = None, []
+        for x_t in x.unbind(1):
+            h = min_gru.step(x_t, h)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
     return {
         "nn.LSTM": lambda x: lstm(x)[0],
-        "minGRU, sequential loop": lambda x: min_gru(x, mode="sequential")[0],
+        "minGRU, step by step": step_by_step,
+        "minGRU, recurrence loop": lambda x: min_gru(x, mode="sequential")[0],
         "minGRU, parallel scan": lambda x: min_gru(x)[0],
         "Transformer block": lambda x: block(x, None)[0],
     }

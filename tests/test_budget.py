@@ -86,9 +86,13 @@ def test_a_budgeted_run_keeps_to_its_minutes_and_learns():
 
 def test_each_layer_maps_a_sequence_to_a_sequence_and_is_timed():
     x = torch.randn(2, 12, 8)
-    for name, layer in sequence_layers(8, heads=2).items():
+    layers = sequence_layers(8, heads=2)
+    for name, layer in layers.items():
         assert layer(x).shape == (2, 12, 8), name
         assert time_forward_backward(layer, x, repeats=1) > 0
+    scan = layers["minGRU, parallel scan"](x)  # three ways to run the same minGRU
+    for name in ("minGRU, step by step", "minGRU, recurrence loop"):
+        torch.testing.assert_close(layers[name](x), scan, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="repeats"):
         time_forward_backward(layer, x, repeats=0)
 

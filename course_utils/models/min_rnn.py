@@ -82,9 +82,12 @@ def linear_scan(
     local, decay = _scan_chunks(log_a.view(shape), log_b.view(shape))
     carried = torch.zeros_like(local[:, 0, 0]) if h0 is None else h0
     entering = []
-    for k in range(shape[1]):  # the true state entering each chunk, in linear space
+    # unbind, not decay[:, k]: each indexing would send back a gradient as large as the
+    # whole tensor, which makes the backward pass quadratic in the number of chunks
+    ends = zip(decay[:, :, -1].unbind(1), local[:, :, -1].unbind(1), strict=True)
+    for chunk_decay, chunk_state in ends:  # the true state entering each chunk, in linear space
         entering.append(carried)
-        carried = decay[:, k, -1] * carried + local[:, k, -1]
+        carried = chunk_decay * carried + chunk_state
     states = local + decay * torch.stack(entering, dim=1).unsqueeze(2)
     return states.reshape(batch, -1, hidden)[:, :length]
 
@@ -93,8 +96,8 @@ def linear_scan_sequential(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | 
     """The same recurrence as a plain loop over time: the reference the scan must match."""
     h = torch.zeros_like(a[:, 0]) if h0 is None else h0
     states = []
-    for t in range(a.shape[1]):
-        h = a[:, t] * h + b[:, t]
+    for a_t, b_t in zip(a.unbind(1), b.unbind(1), strict=True):  # unbind: see linear_scan
+        h = a_t * h + b_t
         states.append(h)
     return torch.stack(states, dim=1)
 
