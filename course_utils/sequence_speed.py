@@ -22,16 +22,20 @@ import torch
 from torch import nn
 
 from course_utils.helpers import eval_mode, model_device
-from course_utils.models.min_rnn import MinGRU
+from course_utils.models.min_rnn import MinGRU, log_space_scan
 from course_utils.models.transformer_lm import TransformerBlock
 
 __all__ = [
+    "SCAN",
     "GenerationCost",
     "carried_bytes",
     "generation_cost",
     "sequence_layers",
     "time_forward_backward",
 ]
+
+
+SCAN = "minGRU, blocked scan"  # the layer's own parallel mode, what the others are compared with
 
 
 def _synchronize(device: torch.device) -> None:
@@ -71,10 +75,11 @@ def sequence_layers(
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """One layer of each kind, all ``width`` wide, as functions ``[B, T, width] → [B, T, width]``.
 
-    ``nn.LSTM`` (PyTorch's fused kernel, cuDNN on a GPU), the minGRU three ways with the
+    ``nn.LSTM`` (PyTorch's fused kernel, cuDNN on a GPU), the minGRU four ways with the
     same weights (one step at a time as an RNN runs, gates included; its gates computed
-    for all steps at once and only the recurrence looped; the parallel scan), and one
-    pre-norm causal Transformer block.
+    for all steps at once and only the recurrence looped; the blocked scan its parallel
+    mode uses; the log-space scan, the paper's GPU form), and one pre-norm causal
+    Transformer block.
     """
     torch.manual_seed(0)
     lstm = nn.LSTM(width, width, batch_first=True).to(device)
@@ -88,11 +93,16 @@ def sequence_layers(
             states.append(h)
         return torch.stack(states, dim=1)
 
+    def in_log_space(x: torch.Tensor) -> torch.Tensor:
+        a, b = min_gru.coefficients(x)
+        return log_space_scan(a.log(), b.log())
+
     return {
         "nn.LSTM": lambda x: lstm(x)[0],
         "minGRU, step by step": step_by_step,
         "minGRU, recurrence loop": lambda x: min_gru(x, mode="sequential")[0],
-        "minGRU, parallel scan": lambda x: min_gru(x)[0],
+        SCAN: lambda x: min_gru(x)[0],
+        "minGRU, log-space scan": in_log_space,
         "Transformer block": lambda x: block(x, None)[0],
     }
 

@@ -15,6 +15,7 @@ from course_utils.data.chars import ChunkBatches, StreamBatches
 from course_utils.models.min_rnn_lm import MinRNNLanguageModel
 from course_utils.models.transformer_lm import TransformerLanguageModel
 from course_utils.sequence_speed import (
+    SCAN,
     carried_bytes,
     generation_cost,
     sequence_layers,
@@ -93,8 +94,8 @@ def test_each_layer_maps_a_sequence_to_a_sequence_and_is_timed():
     for name, layer in layers.items():
         assert layer(x).shape == (2, 12, 8), name
         assert time_forward_backward(layer, x, repeats=1) > 0
-    scan = layers["minGRU, parallel scan"](x)  # three ways to run the same minGRU
-    for name in ("minGRU, step by step", "minGRU, recurrence loop"):
+    scan = layers[SCAN](x)  # four ways to run the same minGRU
+    for name in ("minGRU, step by step", "minGRU, recurrence loop", "minGRU, log-space scan"):
         torch.testing.assert_close(layers[name](x), scan, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="repeats"):
         time_forward_backward(layer, x, repeats=0)

@@ -10,7 +10,7 @@ from course_utils.models.min_rnn import (
     MinLSTM,
     linear_scan,
     linear_scan_sequential,
-    log_positive,
+    log_space_scan,
     positive,
 )
 from course_utils.models.min_rnn_lm import MinRNNLanguageModel
@@ -50,25 +50,38 @@ def test_parallel_scan_equals_the_loop_with_gradients(cls, bias, length):
         assert relative_error(parallel, sequential) < 1e-4
 
 
-def test_the_scan_handles_the_initial_state_once():
+SCANS = {
+    "blocked": linear_scan,
+    "log space": lambda a, b, h0=None: log_space_scan(a.log(), b.log(), h0),
+}
+
+
+@pytest.mark.parametrize("scan", SCANS.values(), ids=SCANS.keys())
+def test_the_scan_handles_the_initial_state_once(scan):
     """h0 enters exactly once: h_1 = a_1 h0 + b_1, and None is a zero state."""
-    log_a, log_b = torch.randn(1, 5, 3).clamp(max=0), torch.randn(1, 5, 3)
+    a, b = torch.rand(1, 5, 3), torch.rand(1, 5, 3) + 0.1
     h0 = torch.tensor([[1.0, 2.0, 3.0]])
-    states = linear_scan(log_a, log_b, h0)
-    torch.testing.assert_close(states[:, 0], log_a[:, 0].exp() * h0 + log_b[:, 0].exp())
-    torch.testing.assert_close(
-        linear_scan(log_a, log_b), linear_scan(log_a, log_b, torch.zeros_like(h0))
-    )
-    torch.testing.assert_close(
-        linear_scan(log_a, log_b, h0), linear_scan_sequential(log_a.exp(), log_b.exp(), h0)
-    )
+    states = scan(a, b, h0)
+    torch.testing.assert_close(states[:, 0], a[:, 0] * h0 + b[:, 0])
+    torch.testing.assert_close(scan(a, b), scan(a, b, torch.zeros_like(h0)))
+    torch.testing.assert_close(states, linear_scan_sequential(a, b, h0))
 
 
-def test_the_scan_does_not_overflow_where_a_product_of_gates_would():
+@pytest.mark.parametrize("length", [1, 2, 15, 16, 17, 100, 513])
+@pytest.mark.parametrize("block", [None, 1, 3, 16, 600])
+def test_every_block_length_gives_the_loop(length, block):
+    """Blocks that do and do not divide T, one step per block, one block for everything."""
+    generator = torch.Generator().manual_seed(length)
+    a, b = torch.rand(2, length, 3, generator=generator), torch.randn(2, length, 3)
+    h0 = torch.randn(2, 3)
+    torch.testing.assert_close(linear_scan(a, b, h0, block=block), linear_scan_sequential(a, b, h0))
+
+
+@pytest.mark.parametrize("scan", SCANS.values(), ids=SCANS.keys())
+def test_the_scan_does_not_overflow_where_a_product_of_gates_would(scan):
     """2,000 gates of 0.01: their product is 1e-4000, far below float32; the states are fine."""
-    log_a = torch.full((1, 2000, 2), torch.log(torch.tensor(0.01)).item())
-    log_b = torch.zeros(1, 2000, 2)  # b = 1: the state settles at 1 / (1 - 0.01)
-    states = linear_scan(log_a, log_b)
+    a, b = torch.full((1, 2000, 2), 0.01), torch.ones(1, 2000, 2)  # h settles at 1 / 0.99
+    states = scan(a, b)
     assert torch.isfinite(states).all()
     torch.testing.assert_close(states[:, -1], torch.full((1, 2), 1 / 0.99))
 
@@ -89,11 +102,18 @@ def test_step_by_step_with_the_carried_state_equals_the_parallel_pass(cls):
     torch.testing.assert_close(torch.cat([first, second], dim=1), states, rtol=1e-4, atol=1e-5)
 
 
-def test_positive_and_its_log_agree_and_stay_above_zero():
+def test_positive_stays_above_zero_and_continuous():
     x = torch.linspace(-80, 80, 1001)
     assert (positive(x) > 0).all()
-    torch.testing.assert_close(log_positive(x), positive(x).log(), rtol=1e-5, atol=1e-5)
-    assert torch.isfinite(log_positive(torch.tensor([-200.0]))).all()  # no log(0)
+    torch.testing.assert_close(positive(torch.tensor([-1e-6, 0.0])), torch.tensor([0.5, 0.5]))
+
+
+@pytest.mark.parametrize(("cls", "bias"), [(MinGRU, 70.0), (MinLSTM, -70.0)])
+def test_a_gate_that_keeps_almost_nothing_is_not_rounded_to_zero(cls, bias):
+    """a = sigma(-k) is about 1e-30 here, where 1 - sigma(k) would be exactly 0."""
+    layer = layer_with_gate_bias(cls, bias)
+    kept, _ = layer.coefficients(torch.zeros(1, 1, 4))
+    assert (kept > 0).all() and (kept < 1e-25).all()
 
 
 def test_bad_shapes_and_modes_are_refused():
@@ -102,8 +122,11 @@ def test_bad_shapes_and_modes_are_refused():
         layer(torch.randn(2, 5, 3))
     with pytest.raises(ValueError, match="mode must be"):
         layer(torch.randn(2, 5, 4), mode="fast")
-    with pytest.raises(ValueError, match="both be"):
-        linear_scan(torch.randn(1, 4, 2), torch.randn(1, 5, 2))
+    with pytest.raises(ValueError, match="block must be a positive"):
+        linear_scan(torch.rand(1, 4, 2), torch.rand(1, 4, 2), block=0)
+    for scan in SCANS.values():
+        with pytest.raises(ValueError, match="both be"):
+            scan(torch.rand(1, 4, 2), torch.rand(1, 5, 2))
 
 
 @pytest.mark.parametrize("cell", ["mingru", "minlstm"])

@@ -19,6 +19,15 @@ from torch import nn
 from course_utils.models.lengths import CELLS
 
 
+def check_token_batch(tokens: torch.Tensor) -> None:
+    """Every language model reads ``[batch, time]`` token ids; say how to mend one sequence."""
+    if tokens.dim() != 2:
+        raise ValueError(
+            f"tokens must be [batch, time] token ids; got shape {tuple(tokens.shape)}. "
+            "For a single sequence use tokens.unsqueeze(0)."
+        )
+
+
 class CharLanguageModel(nn.Module):
     """Embedding → ``num_layers`` recurrent layers (``cell``) → next-token logits.
 
@@ -72,10 +81,6 @@ class CharLanguageModel(nn.Module):
         continues the same text: two halves with the state carried give the
         logits of the whole sequence.
         """
-        if tokens.dim() != 2:
-            raise ValueError(
-                f"tokens must be [batch, time] token ids; got shape {tuple(tokens.shape)}. "
-                "For a single sequence use tokens.unsqueeze(0)."
-            )
+        check_token_batch(tokens)
         outputs, hidden = self.rnn(self.embedding(tokens), hidden)
         return self.fc(self.dropout(outputs)), hidden

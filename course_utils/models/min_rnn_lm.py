@@ -26,6 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from course_utils.models.language_model import check_token_batch
 from course_utils.models.min_rnn import MinGRU, MinLSTM
 
 MIN_CELLS: dict[str, type[nn.Module]] = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -97,11 +98,7 @@ class MinRNNLanguageModel(nn.Module):
         ``mode="sequential"`` runs each recurrence as a plain loop (same numbers, slower):
         the reference the parallel scan is measured against.
         """
-        if tokens.dim() != 2:
-            raise ValueError(
-                f"tokens must be [batch, time] token ids; got shape {tuple(tokens.shape)}. "
-                "For a single sequence use tokens.unsqueeze(0)."
-            )
+        check_token_batch(tokens)
         if hidden is not None and hidden.shape[:2] != (len(self.blocks), tokens.shape[0]):
             raise ValueError(
                 f"hidden must be [{len(self.blocks)} layers, {tokens.shape[0]} batch, state], "

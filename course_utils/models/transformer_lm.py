@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.models.language_model import check_token_batch
+
 
 class KVCache(NamedTuple):
     """What a Transformer carries between calls: the tokens so far and each layer's keys and values.
@@ -144,11 +146,7 @@ class TransformerLanguageModel(nn.Module):
         self, tokens: torch.Tensor, hidden: KVCache | None = None
     ) -> tuple[torch.Tensor, KVCache]:
         """Logits ``[batch, time, vocab]`` and the key/value cache that continues the text."""
-        if tokens.dim() != 2:
-            raise ValueError(
-                f"tokens must be [batch, time] token ids; got shape {tuple(tokens.shape)}. "
-                "For a single sequence use tokens.unsqueeze(0)."
-            )
+        check_token_batch(tokens)
         context = self.config["context"]
         new = tokens.shape[1]
         if hidden is not None and hidden.tokens.shape[1] + new > context:
