@@ -29,15 +29,17 @@ def test_train_imdb_script_trains_and_writes_a_loadable_checkpoint(tmp_path):
     assert len(load_vocab(info)) == model.config["vocab_size"]  # the checkpoint finds its vocab
 
 
-def _refresh_module():
+def _script(name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "refresh_notebook", ROOT / "scripts" / "refresh_notebook.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _refresh_module():
+    return _script("refresh_notebook")
 
 
 def test_publishing_drops_progress_bars_and_widget_state_and_keeps_demo_previews():
@@ -124,3 +126,47 @@ def test_refreshing_refuses_smoke_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_MODE", "smoke")
     with pytest.raises(SystemExit, match="full-mode outputs"):
         _refresh_module().main([str(tmp_path / "never_opened.ipynb")])
+
+
+def _seeded_notebook(path: Path, *seeds: int) -> Path:
+    import nbformat
+
+    cells = [
+        "from course_utils import config\nimport torch\n"
+        + "".join(f"config.seed_everything({seed})\n" for seed in seeds),
+        "print('loader seed=', torch.Generator().manual_seed(int('7')).initial_seed())\n"
+        "print('draw', round(torch.rand(1).item(), 6), 'seed=7')",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_seed_runs_replace_the_lessons_seed_and_report_the_matching_lines(
+    tmp_path, capsys, monkeypatch
+):
+    import nbformat
+    import torch
+
+    monkeypatch.delenv("COURSE_MODE", raising=False)  # the script runs in full mode only
+    seeds = _script("seed_runs")
+    path = _seeded_notebook(tmp_path / "lesson.ipynb", 7)
+    assert seeds.main([str(path), "--seeds", "3", "--grep", "^draw", "--out", str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    torch.manual_seed(3)
+    assert f"seed 3: draw {round(torch.rand(1).item(), 6)} seed=3" in report  # both places
+    assert "(2 places)" in report and "loader" not in report  # only the --grep lines
+    executed = nbformat.read(tmp_path / "lesson-seed3.ipynb", as_version=4)
+    assert "seed_everything(3)" in executed.cells[0].source
+    assert "seed_everything(7)" in nbformat.read(path, as_version=4).cells[0].source  # untouched
+
+
+def test_seed_runs_refuse_a_notebook_with_several_seeds_or_smoke_mode(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_MODE", raising=False)
+    seeds = _script("seed_runs")
+    path = _seeded_notebook(tmp_path / "two.ipynb", 1, 2)
+    with pytest.raises(SystemExit, match=r"one seed .* found \[1, 2\]"):
+        seeds.main([str(path), "--seeds", "3", "--grep", "x", "--out", str(tmp_path)])
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    with pytest.raises(SystemExit, match="full mode"):
+        seeds.main([str(path), "--seeds", "3", "--grep", "x"])
