@@ -146,21 +146,24 @@ def _write(path: Path, notebook: dict) -> None:
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def execute(notebook, folder: Path) -> None:
+    """Run every cell in place, from ``folder`` as a learner's JupyterLab would, no time limit."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        notebook, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+
+
 def refresh(path: Path) -> None:
     import nbformat
-    from nbclient import NotebookClient
 
     from course_utils.provenance import fingerprint
 
     notebook = nbformat.read(path, as_version=4)
     code = fingerprint(notebook)  # of the code as it is when the run starts
     started = time.perf_counter()
-    NotebookClient(
-        notebook,
-        timeout=None,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    execute(notebook, path.parent)
     as_json = json.loads(nbformat.writes(notebook))
     dropped = clean(as_json)
     record(as_json, code)

@@ -5,10 +5,10 @@
 
 A lesson seeds everything with one number (``config.seed_everything(1234)``, a loader's
 ``seed=1234``). This runs a copy of the notebook in full mode with that number replaced
-by each of ``--seeds``, saves the executed copy under ``--out`` (``runs/seeds/``,
-git-ignored), and
-prints the output lines that match ``--grep``: the numbers a summary quotes as a range
-over seeds. The committed notebook is not touched.
+by each of ``--seeds`` (run as ``refresh_notebook.py`` runs it), saves the executed copy
+under ``--out`` (``runs/seeds/``, git-ignored), and prints the output lines that match
+``--grep``: the numbers a summary quotes as a range over seeds. The committed notebook
+is not touched.
 """
 
 from __future__ import annotations
@@ -62,15 +62,12 @@ def output_lines(notebook) -> list[str]:
 
 def run(path: Path, seed: int, grep: re.Pattern, out_dir: Path) -> list[str]:
     import nbformat
-    from nbclient import NotebookClient
+    from refresh_notebook import execute  # this script's folder is on sys.path
 
     notebook = nbformat.read(path, as_version=4)
     replaced = with_seed(notebook, lesson_seed(notebook), seed)
     started = time.perf_counter()
-    NotebookClient(
-        notebook, timeout=None, kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()  # fmt: skip
+    execute(notebook, path.parent)
     out = out_dir / f"{path.stem}-seed{seed}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out)
