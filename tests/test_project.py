@@ -84,6 +84,25 @@ def test_committed_outputs_show_no_machine_paths():
     assert not found, "print paths with config.shown_path(...): " + ", ".join(found)
 
 
+def test_committed_outputs_show_no_object_reprs():
+    """A cell ending in ``ax.legend()`` publishes ``<matplotlib.legend.Legend at 0x7f…>``.
+
+    That line is noise for a learner and differs on every run; end such a cell with
+    ``plt.show()`` (or assign the value) so only the figure is shown.
+    """
+    object_repr = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-f]+>")
+    notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
+    found = [
+        f"{path.name}: {match.group()}"
+        for path in sorted(notebooks)
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for text in _output_texts(cell)
+        for match in [object_repr.search(text)]
+        if match
+    ]
+    assert not found, "end the cell with plt.show(): " + ", ".join(found)
+
+
 def test_conda_environment_installs_pytorch_only_once():
     """conda-forge's torchmetrics pulls conda-forge's pytorch: it must come from pip with torch."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
