@@ -69,6 +69,38 @@ class Lab:
             )
             urllib.request.urlopen(request, timeout=30).close()
 
+    def kernel_states(self) -> str:
+        """The server's view of its kernels (state, connections, activity), for a failure report.
+
+        A cell whose prompt stays ``[ ]:`` after Shift+Enter (seen now and then on a fresh CI
+        machine, never locally) means the page sent nothing to a kernel; this tells whether the
+        kernel was alive, busy or had no connection at that moment.
+        """
+        url = f"http://127.0.0.1:{self.port}/api/kernels?token={self.token}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return json.dumps(json.load(answer), indent=1) + "\n"
+        except OSError as error:
+            return f"could not ask the server: {error}\n"
+
+    def wait_for_kernel(self, notebook: str, seconds: float = 180) -> None:
+        """Wait until ``notebook``'s kernel has started and the page is connected to it.
+
+        JupyterLab shows the kernel as idle before it has started, and a cell run before the
+        page is connected is dropped: its prompt stays ``[ ]:``. On a fresh CI machine the first
+        start of a kernel from a new environment can take longer than any retry of the key press.
+        """
+        url = f"http://127.0.0.1:{self.port}/api/sessions?token={self.token}"
+        deadline, kernel = time.monotonic() + seconds, {}
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                sessions = json.load(answer)
+            kernel = next((s["kernel"] for s in sessions if s["path"] == notebook), {})
+            if kernel.get("execution_state") == "idle" and kernel.get("connections", 0) > 0:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{notebook}: its kernel was not ready in {seconds:.0f} s: {kernel}")
+
     def saved(self, notebook: str) -> dict:
         return json.loads((self.root / notebook).read_text(encoding="utf-8"))
 
@@ -156,7 +188,12 @@ def page(browser, lab, request):
         shot, log = ARTIFACTS / f"{name}.png", ARTIFACTS / f"{name}.console.log"
         tab.screenshot(path=str(shot), full_page=True)
         log.write_text("\n".join(console) + "\n", encoding="utf-8")
-        print(f"screenshot: {shot.relative_to(ROOT)}\nconsole log: {log.relative_to(ROOT)}")
+        kernels = ARTIFACTS / f"{name}.kernels.json"
+        kernels.write_text(lab.kernel_states(), encoding="utf-8")
+        print(
+            f"screenshot: {shot.relative_to(ROOT)}\nconsole log: {log.relative_to(ROOT)}\n"
+            f"kernels as the server saw them: {kernels.relative_to(ROOT)}"
+        )
     context.close()
     lab.shut_down_kernels()
 
@@ -165,6 +202,7 @@ def open_notebook(page, lab: Lab, notebook: str) -> None:
     """Open ``notebook`` and wait until its kernel is idle."""
     page.goto(lab.url(notebook))
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    lab.wait_for_kernel(notebook)
     wait_idle(page, timeout_ms=60_000)
 
 
@@ -326,8 +364,8 @@ def test_lesson_08_translation_box_translates(page, lab):
     )
 
 
-def _execution_started(page, index: int) -> bool:
-    """Press Shift+Enter in cell ``index`` until its prompt changes (three tries)."""
+def run_cell(page, index: int) -> None:
+    """Run the cell at notebook position ``index`` (Shift+Enter) and wait until it has run."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
     before = prompt.inner_text()
@@ -336,27 +374,9 @@ def _execution_started(page, index: int) -> bool:
         page.keyboard.press("Shift+Enter")
         try:
             expect(prompt).not_to_have_text(before, timeout=10_000)
-            return True
+            break
         except AssertionError:
             continue
-    return False
-
-
-def run_cell(page, index: int) -> None:
-    """Run the cell at notebook position ``index`` (Shift+Enter) and wait until it has run.
-
-    On a loaded machine the page's kernel connection can stall so that no key press starts
-    a run (seen once in CI: the prompt stayed ``[ ]:`` for minutes). A learner would save and
-    reload the page; so does this, once, and the same kernel, with what it has run, carries on.
-    """
-    if not _execution_started(page, index):
-        page.keyboard.press("Control+s")  # keep what the test typed across the reload
-        expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        page.reload()
-        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
-        wait_idle(page, timeout_ms=60_000)
-        _execution_started(page, index)
-    prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
     expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
 
