@@ -69,15 +69,21 @@ def _output_texts(cell: dict):
             yield "\n".join(output["traceback"])
 
 
+def _published_output_texts():
+    """(notebook, text) for every text output of the committed lessons and solutions."""
+    notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
+    for path in sorted(notebooks):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for text in _output_texts(cell):
+                yield path, text
+
+
 def test_committed_outputs_show_no_machine_paths():
     """Published outputs must not carry the absolute folders of whoever ran them."""
     absolute = re.compile(r"(?<![\w.:/~])(?:/(?:work|home|root|Users|tmp|mnt|opt|srv)/|[A-Z]:\\)")
-    notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
     found = [
         f"{path.name}: {match.group()}…"
-        for path in sorted(notebooks)
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
-        for text in _output_texts(cell)
+        for path, text in _published_output_texts()
         for match in [absolute.search(text)]
         if match
     ]
@@ -91,12 +97,9 @@ def test_committed_outputs_show_no_object_reprs():
     ``plt.show()`` (or assign the value) so only the figure is shown.
     """
     object_repr = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-f]+>")
-    notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
     found = [
         f"{path.name}: {match.group()}"
-        for path in sorted(notebooks)
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
-        for text in _output_texts(cell)
+        for path, text in _published_output_texts()
         for match in [object_repr.search(text)]
         if match
     ]
