@@ -69,25 +69,25 @@ def _output_texts(cell: dict):
             yield "\n".join(output["traceback"])
 
 
-def _published_output_texts():
-    """(notebook, text) for every text output of the committed lessons and solutions."""
+def _published_outputs_matching(pattern: re.Pattern) -> list[str]:
+    """``notebook: match`` for each text output of the committed lessons and solutions that
+    ``pattern`` finds something in."""
     notebooks = [*ROOT.glob("lessons/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
-    for path in sorted(notebooks):
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            for text in _output_texts(cell):
-                yield path, text
+    return [
+        f"{path.name}: {match.group()}"
+        for path in sorted(notebooks)
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for text in _output_texts(cell)
+        for match in [pattern.search(text)]
+        if match
+    ]
 
 
 def test_committed_outputs_show_no_machine_paths():
     """Published outputs must not carry the absolute folders of whoever ran them."""
     absolute = re.compile(r"(?<![\w.:/~])(?:/(?:work|home|root|Users|tmp|mnt|opt|srv)/|[A-Z]:\\)")
-    found = [
-        f"{path.name}: {match.group()}…"
-        for path, text in _published_output_texts()
-        for match in [absolute.search(text)]
-        if match
-    ]
-    assert not found, "print paths with config.shown_path(...): " + ", ".join(found)
+    found = _published_outputs_matching(absolute)
+    assert not found, "print paths with config.shown_path(...): " + "…, ".join(found)
 
 
 def test_committed_outputs_show_no_object_reprs():
@@ -97,12 +97,7 @@ def test_committed_outputs_show_no_object_reprs():
     ``plt.show()`` (or assign the value) so only the figure is shown.
     """
     object_repr = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-f]+>")
-    found = [
-        f"{path.name}: {match.group()}"
-        for path, text in _published_output_texts()
-        for match in [object_repr.search(text)]
-        if match
-    ]
+    found = _published_outputs_matching(object_repr)
     assert not found, "end the cell with plt.show(): " + ", ".join(found)
 
 
