@@ -58,16 +58,18 @@ class Lab:
         # ``reset``: a fresh workspace, so tabs from the previous test are not reopened.
         return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?reset&token={self.token}"
 
+    def api(self, path: str, method: str = "GET", timeout: float = 10):
+        """Call the server's REST API at ``/api/{path}``; its JSON answer (None when empty)."""
+        url = f"http://127.0.0.1:{self.port}/api/{path}?token={self.token}"
+        request = urllib.request.Request(url, method=method)
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = answer.read()
+        return json.loads(body) if body else None
+
     def shut_down_kernels(self) -> None:
         """Stop every kernel the last test started: the next test gets the cores."""
-        api = f"http://127.0.0.1:{self.port}/api/sessions"
-        with urllib.request.urlopen(f"{api}?token={self.token}", timeout=10) as answer:
-            sessions = json.load(answer)
-        for session in sessions:
-            request = urllib.request.Request(
-                f"{api}/{session['id']}?token={self.token}", method="DELETE"
-            )
-            urllib.request.urlopen(request, timeout=30).close()
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE", timeout=30)
 
     def kernel_states(self) -> str:
         """The server's view of its kernels (state, connections, activity), for a failure report.
@@ -76,10 +78,8 @@ class Lab:
         machine, never locally) means the page sent nothing to a kernel; this tells whether the
         kernel was alive, busy or had no connection at that moment.
         """
-        url = f"http://127.0.0.1:{self.port}/api/kernels?token={self.token}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                return json.dumps(json.load(answer), indent=1) + "\n"
+            return json.dumps(self.api("kernels"), indent=1) + "\n"
         except OSError as error:
             return f"could not ask the server: {error}\n"
 
@@ -90,11 +90,9 @@ class Lab:
         page is connected is dropped: its prompt stays ``[ ]:``. On a fresh CI machine the first
         start of a kernel from a new environment can take longer than any retry of the key press.
         """
-        url = f"http://127.0.0.1:{self.port}/api/sessions?token={self.token}"
         deadline, kernel = time.monotonic() + seconds, {}
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                sessions = json.load(answer)
+            sessions = self.api("sessions")
             kernel = next((s["kernel"] for s in sessions if s["path"] == notebook), {})
             if kernel.get("execution_state") == "idle" and kernel.get("connections", 0) > 0:
                 return
@@ -107,13 +105,12 @@ class Lab:
 
 def _wait_until_serving(lab: Lab, log: Path, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
-    status = f"http://127.0.0.1:{lab.port}/api/status?token={lab.token}"
     while time.monotonic() < deadline:
         if lab.process.poll() is not None:
             pytest.fail(f"`make lab` exited ({lab.process.returncode}):\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(status, timeout=2):
-                return
+            lab.api("status", timeout=2)
+            return
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"JupyterLab did not answer within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
