@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_INDEX)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,book]"
 	$(PY) -c "import torch, spacy, course_utils; print('course ready: torch', torch.__version__)"
 	$(REGISTER_KERNEL) --sys-prefix
 	touch $(STAMP)
@@ -59,11 +59,11 @@ test: setup
 
 # Regenerate exercises/ from solutions/ (answers become stubs with hints; outputs cleared).
 exercises: setup
-	$(PY) -m course_utils.exercises build
+	$(PY) scripts/exercises.py build
 
 # Fail when exercises/ is not what `make exercises` would write (tests/test_exercises.py checks it too).
 check-exercises: setup
-	$(PY) -m course_utils.exercises check
+	$(PY) scripts/exercises.py check
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -72,6 +72,27 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The course as a static website from the committed notebooks (never run): open
+# book/_build/html/index.html, also offline (docs/website.md).
+BOOK_BUILD ?= book/_build
+book: setup
+	$(PY) book/build_site.py --build-dir $(BOOK_BUILD)
+
+# Debian packages the tests need, installed when missing: Chromium for the browser tests
+# (Playwright cannot download its own browser offline) and PostgreSQL for the shared-study test.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+.PHONY: book system-packages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Training and generation cost of nn.LSTM, the minGRU (loops and scans) and a Transformer.
 
-The same measurement as lesson 10's section 6 (``course_utils.sequence_speed``), at the
+The same measurement as lesson 10's section 6 (``course_utils.show.sequence_speed``), at the
 issue's reference size (batch 32, width 256) and written as a Markdown table. Run:
 
     python bench/modern_rnns.py --threads 2 --out bench/results/modern_rnns_cpu.md
@@ -21,7 +21,7 @@ import torch
 
 from course_utils.models.min_rnn_lm import MinRNNLanguageModel
 from course_utils.models.transformer_lm import TransformerLanguageModel
-from course_utils.sequence_speed import (
+from course_utils.show.sequence_speed import (
     SCAN,
     generation_cost,
     sequence_layers,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.data.batching import BucketBatchSampler, padding_fraction
-from course_utils.data.imdb import load_imdb
-from course_utils.data.text import Tokenizer, Vocab, numericalize, tokenize_corpus
+from course_utils.datasets.imdb import load_imdb
+from course_utils.text.batching import BucketBatchSampler, padding_fraction
+from course_utils.text.tokenizer import Tokenizer, tokenize_corpus
+from course_utils.text.vocab import Vocab, numericalize
 
 
 def encode_all(texts: list[str], cache_dir: Path) -> float:

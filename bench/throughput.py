@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from course_utils import config
-from course_utils.benchmark import make_batches, padded_positions, training_throughput
-from course_utils.data.imdb import load_imdb
-from course_utils.data.text import Tokenizer, tokenize_corpus
-from course_utils.models import RecurrentClassifier
+from course_utils.datasets.imdb import load_imdb
+from course_utils.models.classifier import RecurrentClassifier
+from course_utils.show.throughput import make_batches, padded_positions, training_throughput
+from course_utils.text.tokenizer import Tokenizer, tokenize_corpus
 
 
 def build(cell: str, layers: int, hidden: int, mode: str, vocab_size: int) -> RecurrentClassifier:

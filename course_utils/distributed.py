@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from course_utils import config
+
 
 def world_size() -> int:
     """Number of processes taking part (1 when not launched by torchrun)."""
@@ -104,3 +106,33 @@ def broadcast_state(module: nn.Module) -> None:
     with torch.no_grad():
         for tensor in module.state_dict().values():
             dist.broadcast(tensor, src=0)
+
+
+def place(
+    model: nn.Module, device: torch.device | str | None
+) -> tuple[nn.Module, nn.Module, torch.device]:
+    """``(plain model, model to train, device)``: on its device, wrapped in DDP under torchrun.
+
+    ``device`` defaults to :func:`course_utils.config.get_device` (under torchrun: this
+    rank's GPU, or the CPU). A model already wrapped in DDP is unwrapped and wrapped again.
+    """
+    is_dist = init_distributed()
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        model = model.module
+    if is_dist:
+        device = distributed_device()
+    device = torch.device(device) if device is not None else config.get_device()
+    model.to(device)
+    train_model: nn.Module = model  # keeps a torch.compile wrapper, if any
+    if is_dist:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return unwrap(model), train_model, device
+
+
+def finish(module: nn.Module) -> None:
+    """End a distributed ``fit``: every rank holds rank 0's weights, and its files are on disk."""
+    if process_group_ready():
+        broadcast_state(module)
+        dist.barrier()

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from course_utils import config
-from course_utils.data.datasets import REGISTRY, DataError
-from course_utils.data.mirror import resolve_mirror
-from course_utils.data.transfer import is_verified
+from course_utils.datasets import REGISTRY, DataError
+from course_utils.datasets._mirror import resolve_mirror
+from course_utils.datasets._transfer import is_verified
 
 __all__ = ["Finding", "examine", "main"]
 

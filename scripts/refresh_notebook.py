@@ -9,12 +9,12 @@ refused, committed outputs are full-mode outputs), then
   widget bars, the empty outputs of bars that removed themselves) and all saved widget
   state, whose models no viewer has before the cell is run again;
 * keep each live demo's static HTML preview in place of its widget (see
-  ``course_utils.widgets.LiveDemo``), so GitHub and a fresh JupyterLab show what the demo
+  ``course_utils.show.widgets.LiveDemo``), so GitHub and a fresh JupyterLab show what the demo
   does instead of a repr string or "Error displaying widget";
 * print paths inside the repository relative to it: a saved output shows
   ``checkpoints/x.pt``, never the folder of whoever ran it;
 * name the course's ``rnn-course`` kernel in the metadata;
-* record what the outputs were made with (``course_utils.provenance``), which
+* record what the outputs were made with (``provenance``), which
   ``tests/test_project.py`` compares with the code of today.
 """
 
@@ -157,8 +157,7 @@ def execute(notebook, folder: Path) -> None:
 
 def refresh(path: Path) -> None:
     import nbformat
-
-    from course_utils.provenance import fingerprint
+    from provenance import fingerprint
 
     notebook = nbformat.read(path, as_version=4)
     code = fingerprint(notebook)  # of the code as it is when the run starts

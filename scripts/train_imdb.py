@@ -4,7 +4,7 @@
     python scripts/train_imdb.py --cell gru --hidden-dim 192     # another recipe (lesson 09's best)
     torchrun --nproc_per_node=2 scripts/train_imdb.py             # 2 processes, gloo on CPU
 
-Every choice of the recipe (``course_utils.recipes.SentimentRecipe``) is an option, with
+Every choice of the recipe (``course_utils.recipes.imdb_sentiment.SentimentRecipe``) is an option, with
 lesson 05's values as defaults. Under torchrun every process trains on its own shard of
 the bucketed batches and DistributedDataParallel averages the gradients; metrics are
 summed over processes and only rank 0 prints and writes files. ``COURSE_MODE=smoke``
@@ -19,17 +19,17 @@ import time
 from pathlib import Path
 
 import torch
-
-from course_utils import config, distributed
-from course_utils.helpers import atomic_write
-from course_utils.recipes import (
+from course_utils.recipes.imdb_sentiment import (
     LOSS,
     SentimentRecipe,
     build_classifier,
     load_sentiment_data,
     train_recipe,
 )
-from course_utils.train import evaluate
+
+from course_utils import config, distributed
+from course_utils.files import atomic_write
+from course_utils.training.loop import evaluate
 
 
 def _arguments() -> argparse.Namespace:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 
 import optuna
-
-from course_utils import config
-from course_utils.recipes import SentimentRecipe, load_sentiment_data
-from course_utils.sentiment_study import (
+from course_utils.recipes.imdb_sentiment import SentimentRecipe, load_sentiment_data
+from course_utils.tuning.sentiment_study import (
     Fidelity,
     default_study_name,
     make_objective,
@@ -28,7 +26,9 @@ from course_utils.sentiment_study import (
     print_trial,
     recipe_of,
 )
-from course_utils.tuning import finished_trials, optimize_until
+from course_utils.tuning.studies import finished_trials, optimize_until
+
+from course_utils import config
 
 
 def _arguments() -> argparse.Namespace:

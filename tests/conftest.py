@@ -1,7 +1,14 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and the maintainer scripts on the import path."""
+
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+# The maintainer tools (provenance, the exercise generator) live in scripts/, outside the
+# learner's package; they import their neighbours as scripts do when run from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
 @pytest.fixture

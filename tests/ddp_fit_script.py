@@ -23,8 +23,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader
 
 from course_utils import distributed
-from course_utils.data.batching import BucketBatchSampler, EncodedDataset, PadCollate
-from course_utils.train import evaluate, fit
+from course_utils.text.batching import BucketBatchSampler, EncodedDataset, PadCollate
+from course_utils.training.loop import evaluate, fit
 
 PAD = 1
 

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.callbacks import Callback
-from course_utils.data.batching import BucketBatchSampler, EncodedDataset, PadCollate
-from course_utils.train import fit
+from course_utils.text.batching import BucketBatchSampler, EncodedDataset, PadCollate
+from course_utils.training.callbacks import Callback
+from course_utils.training.loop import fit
 
 PAD, VOCAB = 1, 20
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from course_utils.data.batching import (
+from course_utils.text.batching import (
     BucketBatchSampler,
     EncodedDataset,
     PadCollate,

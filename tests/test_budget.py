@@ -10,18 +10,18 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.budget import TimedRounds, fit_on_budget, one_cycle, plan_budget
-from course_utils.data.chars import ChunkBatches, StreamBatches
+from course_utils.datasets.shakespeare import ChunkBatches, StreamBatches
 from course_utils.models.min_rnn_lm import MinRNNLanguageModel
 from course_utils.models.transformer_lm import TransformerLanguageModel
-from course_utils.sequence_speed import (
+from course_utils.show.sequence_speed import (
     SCAN,
     carried_bytes,
     generation_cost,
     sequence_layers,
     time_forward_backward,
 )
-from course_utils.tasks import LanguageModelling
+from course_utils.training.budget import TimedRounds, fit_on_budget, one_cycle, plan_budget
+from course_utils.training.tasks import LanguageModelling
 
 
 def test_the_schedule_warms_up_then_anneals_to_its_floor():

@@ -8,9 +8,9 @@ import torch
 from resume_fit_script import TinyGRU, loaders
 from torch import nn
 
-from course_utils.callbacks import Callback, ReportToTrial, Run, TimeBudget
-from course_utils.history import History
-from course_utils.train import fit
+from course_utils.training.callbacks import Callback, ReportToTrial, Run, TimeBudget
+from course_utils.training.history import History
+from course_utils.training.loop import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

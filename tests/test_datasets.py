@@ -1,4 +1,4 @@
-"""Tests of the dataset registry and downloader (course_utils.data.datasets and the modules
+"""Tests of the dataset registry and downloader (course_utils.datasets and the modules
 behind it: registry, mirror, transfer, archives).
 
 They run offline and fast: small fake mirrors are built in ``tmp_path``, an HTTP mirror
@@ -25,12 +25,11 @@ from pathlib import Path, PurePath
 
 import pooch
 import pytest
+from course_utils.data import transfer
 
 from course_utils import config
-from course_utils.data import datasets as ds
-from course_utils.data import transfer
-from course_utils.data.archives import extract_archive
-from course_utils.data.datasets import (
+from course_utils import datasets as ds
+from course_utils.datasets import (
     ChecksumError,
     DamagedArchiveError,
     DataError,
@@ -38,8 +37,9 @@ from course_utils.data.datasets import (
     DownloadError,
     RemoteFile,
 )
-from course_utils.data.mirror import parse_checksums
-from course_utils.data.transfer import ResumableDownloader
+from course_utils.datasets._archives import extract_archive
+from course_utils.datasets._mirror import parse_checksums
+from course_utils.datasets._transfer import ResumableDownloader
 
 SHARED_MIRROR = config.REPO_ROOT.parent / "shared" / "data"
 if not SHARED_MIRROR.is_dir():

@@ -10,13 +10,10 @@ import torch
 from gensim.models import KeyedVectors
 from torch.testing import assert_close
 
-from course_utils.data.text import Vocab
-from course_utils.models import (
-    RecurrentClassifier,
-    count_parameters,
-    load_glove_vectors,
-    vectors_from_keyed_vectors,
-)
+from course_utils.models import count_parameters
+from course_utils.models.classifier import RecurrentClassifier
+from course_utils.models.embeddings import load_glove_vectors, vectors_from_keyed_vectors
+from course_utils.text.vocab import Vocab
 
 # "paris" comes before "Paris" in the file, so only an exact-match-first rule gives
 # the vocabulary's "Paris" the second vector; "Great" is only found lower-cased.

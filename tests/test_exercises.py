@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import exercise_generator as gen
 import nbformat
 import pytest
 import torch
@@ -19,7 +20,6 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from course_utils import exercises as ex
-from course_utils.exercises import generator as gen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,8 +147,8 @@ def test_check_command_reports_out_of_date_exercises(tmp_path: Path) -> None:
     solutions.mkdir()
     nbformat.write(_solution_notebook(), solutions / "01_double.ipynb")
     args = ["--solutions", str(solutions), "--exercises", str(exercises)]
-    assert ex.generator.build_all(solutions, exercises, write=False).changed
-    from course_utils.exercises.__main__ import main
+    assert gen.build_all(solutions, exercises, write=False).changed
+    from exercises import main
 
     assert main(["check", *args]) == 1
     assert main(["build", *args]) == 0

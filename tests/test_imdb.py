@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.data.batching import BucketBatchSampler, padding_fraction
-from course_utils.data.imdb import SMOKE_PER_SPLIT, imdb_dataloaders, load_imdb
-from course_utils.data.text import Tokenizer, tokenize_corpus
+from course_utils.datasets.imdb import SMOKE_PER_SPLIT, imdb_dataloaders, load_imdb
+from course_utils.text.batching import BucketBatchSampler, padding_fraction
+from course_utils.text.tokenizer import Tokenizer, tokenize_corpus
 
 pytestmark = pytest.mark.slow
 

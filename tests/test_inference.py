@@ -9,13 +9,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from course_utils.data.text import Vocab
 from course_utils.inference import sentiment
 from course_utils.inference.sentiment import (
     default_tokenizer,
     predict_sentiment,
     predict_sentiments,
 )
+from course_utils.text.vocab import Vocab
 
 WORDS = ["the", "film", "was", "great", "terrible", "acting", "plot", "a", "good", "bad", "!"]
 VOCAB = Vocab(["<unk>", "<pad>", *WORDS])
@@ -234,7 +234,7 @@ def test_vocabulary_must_fit_the_model_embedding():
 
 
 def test_fingerprint_from_the_checkpoint_catches_a_same_size_vocabulary(tmp_path):
-    from course_utils.checkpoint import load_checkpoint, save_checkpoint
+    from course_utils.training.checkpoint import load_checkpoint, save_checkpoint
 
     path = save_checkpoint(
         tmp_path / "model.pt", TinyLSTM(), vocab_path=VOCAB.save(tmp_path / "vocab.json")
@@ -258,7 +258,7 @@ def test_fingerprint_from_the_checkpoint_catches_a_same_size_vocabulary(tmp_path
 
 
 def test_wrong_model_or_vocabulary_names_what_to_pass():
-    from course_utils.models import CharLanguageModel
+    from course_utils.models.language_model import CharLanguageModel
 
     with pytest.raises(TypeError, match=r"CharLanguageModel\) is a language model. Use generate"):
         predict_sentiment(CharLanguageModel(len(VOCAB), 4, 4), VOCAB, "good", tokenizer=split)

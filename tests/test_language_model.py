@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import torch
 
-from course_utils.data.chars import (
+from course_utils.datasets.shakespeare import (
     ChunkBatches,
     StreamBatches,
     TextCorpus,
@@ -17,11 +17,13 @@ from course_utils.data.chars import (
     load_tiny_shakespeare_words,
     split_tail,
 )
-from course_utils.data.text import Vocab
 from course_utils.inference.generation import filter_logits, generate, lm_scores, sample_next
-from course_utils.models import MODEL_CLASSES, CharLanguageModel, TextGenerator
-from course_utils.tasks import LanguageModelling
-from course_utils.train import evaluate
+from course_utils.models import MODEL_CLASSES
+from course_utils.models.classic import TextGenerator
+from course_utils.models.language_model import CharLanguageModel
+from course_utils.text.vocab import Vocab
+from course_utils.training.loop import evaluate
+from course_utils.training.tasks import LanguageModelling
 
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind to suffer\n"
 
@@ -282,7 +284,7 @@ def test_sampling_settings_are_checked_everywhere(settings, error, message):
 
 
 def test_generate_checks_its_inputs_before_running_the_model():
-    from course_utils.models import RecurrentClassifier
+    from course_utils.models.classifier import RecurrentClassifier
 
     corpus = char_corpus()
     model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)

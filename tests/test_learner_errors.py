@@ -16,20 +16,18 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.data.chars import TextCorpus, char_vocab
-from course_utils.data.tagging import TaggingVocabs
-from course_utils.data.text import Vocab
-from course_utils.data.ud import TaggedSentence
+from course_utils.datasets.shakespeare import TextCorpus, char_vocab
+from course_utils.datasets.ud import TaggedSentence
+from course_utils.datasets.ud_batches import TaggingVocabs
 from course_utils.inference.decoding import greedy_decode, translate
 from course_utils.inference.generation import generate
 from course_utils.inference.sentiment import predict_sentiment
 from course_utils.inference.tagging import predict_tags, tag_sentence
-from course_utils.models import (
-    AttentionSeq2Seq,
-    BiLSTMTagger,
-    CharLanguageModel,
-    RecurrentClassifier,
-)
+from course_utils.models.classifier import RecurrentClassifier
+from course_utils.models.language_model import CharLanguageModel
+from course_utils.models.seq2seq import AttentionSeq2Seq
+from course_utils.models.tagger import BiLSTMTagger
+from course_utils.text.vocab import Vocab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,18 +9,11 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from course_utils.models import (
-    MODEL_CLASSES,
-    GRUModel,
-    RecurrentClassifier,
-    RNNModel,
-    ScratchRNN,
-    TextClassifier,
-    TextGenerator,
-    count_parameters,
-    reverse_padded,
-)
-from course_utils.models.classifier import POOLINGS
+from course_utils.models import MODEL_CLASSES, count_parameters
+from course_utils.models.classic import GRUModel, RNNModel, TextClassifier, TextGenerator
+from course_utils.models.classifier import POOLINGS, RecurrentClassifier
+from course_utils.models.lengths import reverse_padded
+from course_utils.models.scratch import ScratchRNN
 
 VOCAB, PAD = 30, 1
 CELLS = ("rnn", "lstm", "gru")

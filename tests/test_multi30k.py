@@ -7,14 +7,15 @@ import gzip
 import pytest
 import torch
 
-from course_utils.data.datasets import DataError
-from course_utils.data.multi30k import (
+from course_utils.datasets import DataError
+from course_utils.datasets.multi30k import (
     SPECIALS,
     Seq2SeqCollate,
     TranslationDataset,
     load_multi30k,
 )
-from course_utils.data.text import TokenizedCorpus, Vocab
+from course_utils.text.tokenizer import TokenizedCorpus
+from course_utils.text.vocab import Vocab
 
 DE = ["Ein Hund läuft.", "Zwei Männer spielen.", "Ein Mann läuft."]
 EN = ["A dog runs.", "Two men play.", "A man runs."]

@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils import plots
-from course_utils.history import History
+from course_utils.training.history import History
 
 
 def history(name: str, epochs: int = 4, best: int = 3, seconds: float = 2.0) -> History:

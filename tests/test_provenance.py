@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from course_utils import provenance
+import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,10 +19,16 @@ def notebook(*cells: tuple[str, str]) -> dict:
 
 
 def test_imports_are_followed_through_the_package():
-    found = provenance.imported_modules(["%matplotlib inline\nfrom course_utils.train import fit"])
-    assert {"course_utils", "course_utils.train", "course_utils.callbacks"} <= found
-    assert {"course_utils.progress", "course_utils.config", "course_utils.helpers"} <= found
-    assert "course_utils.widgets" not in found and "course_utils.doctor" not in found
+    found = provenance.imported_modules(
+        ["%matplotlib inline\nfrom course_utils.training.loop import fit"]
+    )
+    assert {
+        "course_utils",
+        "course_utils.training.loop",
+        "course_utils.training.callbacks",
+    } <= found
+    assert {"course_utils.progress", "course_utils.config", "course_utils.files"} <= found
+    assert "course_utils.show.widgets" not in found and "course_utils.doctor" not in found
     assert "course_utils.config" in provenance.imported_modules(["from course_utils import config"])
 
 
@@ -47,7 +53,7 @@ def test_module_changes_count_and_docstrings_comments_and_layout_do_not(tmp_path
     package = tmp_path / "course_utils"
     shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(provenance, "PACKAGE", package)
-    nb = notebook(("code", "from course_utils.helpers import atomic_write"))
+    nb = notebook(("code", "from course_utils.files import atomic_write"))
     before = provenance.fingerprint(nb)["course_utils"]
     helpers = package / "helpers.py"
     source = helpers.read_text()

@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from course_utils.provenance import stale_parts
+from provenance import stale_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = sorted(ROOT.glob("lessons/*.ipynb")) + sorted(ROOT.glob("solutions/*.ipynb"))

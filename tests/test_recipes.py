@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from course_utils.recipes import (
+from course_utils.recipes.imdb_sentiment import (
     SentimentRecipe,
     build_classifier,
     load_sentiment_data,
     train_recipe,
 )
-from course_utils.train import evaluate
+
+from course_utils.training.loop import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ import torch
 from resume_fit_script import TinyGRU, loaders, train
 from torch import nn
 
-from course_utils.checkpoint import CheckpointError, load_checkpoint
-from course_utils.train import fit
+from course_utils.training.checkpoint import CheckpointError, load_checkpoint
+from course_utils.training.loop import fit
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "resume_fit_script.py"

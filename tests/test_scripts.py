@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT / "scripts"))  # as when a script runs: it imports i
 
 @pytest.mark.slow
 def test_train_imdb_script_trains_and_writes_a_loadable_checkpoint(tmp_path):
-    from course_utils.checkpoint import load_checkpoint, load_vocab
+    from course_utils.training.checkpoint import load_checkpoint, load_vocab
 
     checkpoint = tmp_path / "model.pt"
     env = {**os.environ, "COURSE_MODE": "smoke", "COURSE_CHECKPOINT_DIR": str(tmp_path)}

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-from course_utils import tuning
-from course_utils.recipes import SentimentRecipe, load_sentiment_data
-from course_utils.sentiment_study import (
+from course_utils.recipes.imdb_sentiment import SentimentRecipe, load_sentiment_data
+from course_utils.tuning.sentiment_study import (
     TUNED,
     Fidelity,
     make_objective,
@@ -20,6 +18,8 @@ from course_utils.sentiment_study import (
     print_trial,
     recipe_of,
 )
+
+from course_utils import tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 

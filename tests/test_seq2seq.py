@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from course_utils.data.text import Vocab
 from course_utils.inference.decoding import (
     beam_search,
     bleu,
@@ -17,10 +16,11 @@ from course_utils.inference.decoding import (
     greedy_decode,
     translate,
 )
-from course_utils.models import MODEL_CLASSES, AttentionSeq2Seq, BottleneckSeq2Seq
-from course_utils.models.seq2seq import AdditiveAttention
-from course_utils.tasks import Seq2Seq
-from course_utils.train import fit
+from course_utils.models import MODEL_CLASSES
+from course_utils.models.seq2seq import AdditiveAttention, AttentionSeq2Seq, BottleneckSeq2Seq
+from course_utils.text.vocab import Vocab
+from course_utils.training.loop import fit
+from course_utils.training.tasks import Seq2Seq
 
 UNK, PAD, SOS, EOS = 0, 1, 2, 3
 N_SYMBOLS = 8  # real symbols are ids 4 .. 11
@@ -236,8 +236,8 @@ def test_detokenize_and_bleu():
 
 
 def test_attention_matrix_plot_and_translation_box():
-    from course_utils.plots import plot_attention_matrix
-    from course_utils.widgets import translation_box
+    from course_utils.show.plots import plot_attention_matrix
+    from course_utils.show.widgets import translation_box
 
     fig = plot_attention_matrix(["ein", "hund"], ["a", "dog", "<eos>"], torch.full((3, 2), 0.5))
     assert len(fig.axes) == 2  # the heatmap and its colour bar
@@ -300,7 +300,7 @@ def test_unknown_words_message_counts_real_words_and_says_no_min_freq():
 
 
 def test_translate_checks_model_tokenizer_and_vocabularies():
-    from course_utils.models import RecurrentClassifier
+    from course_utils.models.classifier import RecurrentClassifier
 
     src_vocab, tgt_vocab = _vocabs()
     model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()
@@ -335,7 +335,7 @@ def test_loss_with_teacher_forcing_leaves_rng_and_mode_as_they_were():
 
 
 def test_translation_box_shows_warnings_under_the_translation():
-    from course_utils.widgets import translation_box
+    from course_utils.show.widgets import translation_box
 
     src_vocab, tgt_vocab = _vocabs()
     model = _small(AttentionSeq2Seq, src_vocab_size=7, tgt_vocab_size=7).eval()

@@ -10,9 +10,10 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils import diagrams
-from course_utils.benchmark import make_batches, padded_positions, training_throughput
-from course_utils.data.text import TokenizedCorpus, Vocab
-from course_utils.models import RecurrentClassifier
+from course_utils.models.classifier import RecurrentClassifier
+from course_utils.show.throughput import make_batches, padded_positions, training_throughput
+from course_utils.text.tokenizer import TokenizedCorpus
+from course_utils.text.vocab import Vocab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -40,14 +41,14 @@ def test_word2vec_is_trained_once_then_served_from_cache(tmp_path, monkeypatch):
 
 
 def test_word2vec_rejects_empty_corpora():
-    from course_utils.word_vectors import train_word2vec
+    from course_utils.text.word_vectors import train_word2vec
 
     with pytest.raises(ValueError, match="non-empty"):
         train_word2vec([TokenizedCorpus.from_token_lists([])])
 
 
 def test_sentiment_box_updates_live():
-    from course_utils.widgets import sentiment_box
+    from course_utils.show.widgets import sentiment_box
 
     vocab = Vocab.build([["good", "bad", "film"]])
     model = RecurrentClassifier(len(vocab), 8, 8, 1, pooling="attention", padding_idx=1)
@@ -63,7 +64,7 @@ def test_sentiment_box_updates_live():
 
 
 def test_sentiment_box_explains_unknown_words_and_vocabulary_mismatches():
-    from course_utils.widgets import sentiment_box
+    from course_utils.show.widgets import sentiment_box
 
     vocab = Vocab.build([["good", "bad", "film"]])
     model = RecurrentClassifier(len(vocab), 8, 8, 1, padding_idx=1)
@@ -81,9 +82,9 @@ def test_sentiment_box_explains_unknown_words_and_vocabulary_mismatches():
 
 
 def test_generation_box_generates_and_reports_unreadable_prompts():
-    from course_utils.data.chars import TextCorpus, char_vocab
-    from course_utils.models import CharLanguageModel
-    from course_utils.widgets import generation_box
+    from course_utils.datasets.shakespeare import TextCorpus, char_vocab
+    from course_utils.models.language_model import CharLanguageModel
+    from course_utils.show.widgets import generation_box
 
     corpus = TextCorpus(list("to be or not"), list("to be"), char_vocab("to be or not"))
     model = CharLanguageModel(len(corpus.vocab), 4, 8, num_layers=1)

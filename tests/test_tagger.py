@@ -8,13 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.data.tagging import TagCollate, TaggingDataset, TaggingVocabs
-from course_utils.data.ud import TaggedSentence
+from course_utils.datasets.ud import TaggedSentence
+from course_utils.datasets.ud_batches import TagCollate, TaggingDataset, TaggingVocabs
 from course_utils.inference.tagging import predict_tags, tag_sentence, tagging_report
-from course_utils.models import MODEL_CLASSES, BiLSTMTagger, CharCNN, run_masked
-from course_utils.plots import plot_confusion_matrix, plot_learning_curves
-from course_utils.tasks import TokenClassification
-from course_utils.train import evaluate, fit
+from course_utils.models import MODEL_CLASSES
+from course_utils.models.lengths import run_masked
+from course_utils.models.tagger import BiLSTMTagger, CharCNN
+from course_utils.show.plots import plot_confusion_matrix, plot_learning_curves
+from course_utils.training.loop import evaluate, fit
+from course_utils.training.tasks import TokenClassification
 
 WORDS, CHARS, TAGS = 30, 12, 5
 WORD_PAD, CHAR_PAD = 1, 1
@@ -306,7 +308,7 @@ def test_tag_sentence_names_bad_sentences():
 
 
 def test_tag_sentence_and_predict_tags_check_the_model_and_vocabularies():
-    from course_utils.models import RecurrentClassifier
+    from course_utils.models.classifier import RecurrentClassifier
 
     vocabs, loader = _toy_data()
     with pytest.raises(TypeError, match="needs the TaggingVocabs"):

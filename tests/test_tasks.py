@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.tasks import (
+from course_utils.training.loop import evaluate, fit
+from course_utils.training.tasks import (
     Classification,
     LanguageModelling,
     Seq2Seq,
@@ -14,7 +15,6 @@ from course_utils.tasks import (
     length_mask,
     to_device,
 )
-from course_utils.train import evaluate, fit
 
 CPU = torch.device("cpu")
 

@@ -3,15 +3,8 @@
 import numpy as np
 import pytest
 
-from course_utils.data.text import (
-    PAD,
-    UNK,
-    TokenizedCorpus,
-    Tokenizer,
-    Vocab,
-    numericalize,
-    tokenize_corpus,
-)
+from course_utils.text.tokenizer import TokenizedCorpus, Tokenizer, tokenize_corpus
+from course_utils.text.vocab import PAD, UNK, Vocab, numericalize
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.data.chars import ChunkBatches, StreamBatches, TextCorpus, char_vocab
+from course_utils.datasets.shakespeare import ChunkBatches, StreamBatches, TextCorpus, char_vocab
 from course_utils.inference.generation import generate
 from course_utils.models.min_rnn_lm import MinRNNLanguageModel
 from course_utils.models.transformer_lm import TransformerLanguageModel
-from course_utils.tasks import LanguageModelling
-from course_utils.train import fit
+from course_utils.training.loop import fit
+from course_utils.training.tasks import LanguageModelling
 
 
 def small_model(**overrides) -> TransformerLanguageModel:

@@ -7,14 +7,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.data.tagging import (
+from course_utils.datasets.ud import (
+    UPOS_TAGS,
+    TaggedSentence,
+    load_ud_pos,
+    parse_conllu,
+    read_conllu,
+)
+from course_utils.datasets.ud_batches import (
     PAD_TAG,
     TagCollate,
     TaggingDataset,
     TaggingVocabs,
     tagging_dataloaders,
 )
-from course_utils.data.ud import UPOS_TAGS, TaggedSentence, load_ud_pos, parse_conllu, read_conllu
 
 # Two sentences: the first has a multi-word token (3-4 "don't" = do + n't) and an
 # empty node (5.1), both of which must be skipped; comments carry the sentence ids.

@@ -13,7 +13,7 @@ Training ends with a model; these modules ask it questions.
 * :mod:`~course_utils.inference.inputs`: the checks they share.
 
 The shared habits: the model runs in eval mode without gradients and is given back in
-the mode it was in (:func:`course_utils.helpers.eval_mode`), on its own device; text
+the mode it was in (:func:`course_utils.files.eval_mode`), on its own device; text
 goes through the same tokenizer and vocabulary as the training data; and a bad input
 (a model of another family, a vocabulary that does not fit the model, a text whose
 words the model has never seen, a setting out of range) is a clear error that says

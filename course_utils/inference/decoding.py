@@ -29,14 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.data.text import Tokenizer, Vocab
-from course_utils.helpers import eval_mode, model_device
 from course_utils.inference.inputs import (
     check_known_words,
     check_vocab_size,
     require_model,
     vocab_rows,
 )
+from course_utils.models.common import eval_mode, model_device
+from course_utils.text.tokenizer import Tokenizer
+from course_utils.text.vocab import Vocab
 
 __all__ = [
     "Hypothesis",
@@ -271,7 +272,7 @@ def _sos_eos(tgt_vocab) -> tuple[int, int]:
         raise ValueError(
             f"The target vocabulary has no {' or '.join(missing)}, so the decoder cannot know "
             "where a translation starts and ends. Pass the target vocabulary the model was "
-            "trained with (built with SPECIALS from course_utils.data.multi30k); are src_vocab "
+            "trained with (built with SPECIALS from course_utils.datasets.multi30k); are src_vocab "
             "and tgt_vocab swapped?"
         )
     return tgt_vocab.stoi["<sos>"], tgt_vocab.stoi["<eos>"]

@@ -26,9 +26,9 @@ from numbers import Integral, Real
 import torch
 from torch import nn
 
-from course_utils.data.chars import TextCorpus
-from course_utils.helpers import eval_mode, model_device
+from course_utils.datasets.shakespeare import TextCorpus
 from course_utils.inference.inputs import check_vocab_size, require_model, vocab_rows
+from course_utils.models.common import eval_mode, model_device
 
 __all__ = [
     "check_sampling",

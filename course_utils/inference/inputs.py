@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from torch import nn
 
 from course_utils import models
-from course_utils.data.text import Vocab
 from course_utils.distributed import unwrap
+from course_utils.text.vocab import Vocab
 
 __all__ = [
     "check_fingerprint",
@@ -37,16 +37,12 @@ __all__ = [
 ]
 
 #: The course's model classes, by family (a model of your own has no family: not checked).
-FAMILIES: dict[str, tuple[type[nn.Module], ...]] = {
-    "sentiment classifier": (
-        models.RNNModel,
-        models.TextClassifier,
-        models.GRUModel,
-        models.RecurrentClassifier,
-    ),
-    "language model": (models.CharLanguageModel, models.TextGenerator),
-    "tagger": (models.BiLSTMTagger,),
-    "translation model": (models.AttentionSeq2Seq, models.BottleneckSeq2Seq),
+#: Names, not classes, so that checking a model does not import every model family.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "sentiment classifier": ("RNNModel", "TextClassifier", "GRUModel", "RecurrentClassifier"),
+    "language model": ("CharLanguageModel", "TextGenerator"),
+    "tagger": ("BiLSTMTagger",),
+    "translation model": ("AttentionSeq2Seq", "BottleneckSeq2Seq"),
 }
 
 #: The call that serves each family, named when a model of one family reaches another's.
@@ -69,8 +65,11 @@ def model_family(model: nn.Module) -> str | None:
     A model of your own with ``encode``, ``initial_hidden`` and ``step`` methods counts
     as a translation model: that is all the decoders use.
     """
-    for family, classes in FAMILIES.items():
-        if isinstance(model, classes):
+    course_classes = {
+        cls.__name__ for cls in type(model).__mro__ if cls.__module__.startswith(models.__name__)
+    }
+    for family, names in FAMILIES.items():
+        if course_classes.intersection(names):
             return family
     if all(callable(getattr(model, name, None)) for name in TRANSLATION_METHODS):
         return "translation model"

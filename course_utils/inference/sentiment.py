@@ -6,7 +6,7 @@
     0.98
 
 The text goes through the same pipeline as the training data: the course
-:class:`~course_utils.data.text.Tokenizer`, then :meth:`Vocab.encode` (words the
+:class:`~course_utils.text.vocab.Tokenizer`, then :meth:`Vocab.encode` (words the
 model never saw become ``<unk>``), truncated to the model's maximum length.
 
 Before the model runs, the vocabulary is checked against it (its size against the
@@ -24,9 +24,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from course_utils.data.text import Vocab
 from course_utils.distributed import unwrap
-from course_utils.helpers import eval_mode, is_binary_logits, model_device
 from course_utils.inference.inputs import (
     check_fingerprint,
     check_known_words,
@@ -34,6 +32,8 @@ from course_utils.inference.inputs import (
     require_model,
     vocab_rows,
 )
+from course_utils.models.common import eval_mode, is_binary_logits, model_device
+from course_utils.text.vocab import Vocab
 
 __all__ = ["default_tokenizer", "model_max_len", "predict_sentiment", "predict_sentiments"]
 
@@ -45,7 +45,7 @@ def default_tokenizer():
     """The course tokenizer, built once per session (spaCy takes a moment to set up)."""
     global _TOKENIZER
     if _TOKENIZER is None:
-        from course_utils.data.text import Tokenizer
+        from course_utils.text.tokenizer import Tokenizer
 
         _TOKENIZER = Tokenizer()
     return _TOKENIZER

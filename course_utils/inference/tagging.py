@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_utils.data.tagging import TaggingVocabs
-from course_utils.helpers import eval_mode, model_device
+from course_utils.datasets.ud_batches import TaggingVocabs
 from course_utils.inference.inputs import check_vocab_size, require_model, vocab_rows
-from course_utils.tasks import length_mask, to_device
+from course_utils.models.common import eval_mode, model_device
+from course_utils.training.tasks import length_mask, to_device
 
 __all__ = ["TagPredictions", "TaggingReport", "predict_tags", "tag_sentence", "tagging_report"]
 
@@ -49,7 +49,7 @@ class TagPredictions:
 def predict_tags(model: nn.Module, loader: Iterable, unk_index: int) -> TagPredictions:
     """Arg-max tags for every real (non-padded) token of ``loader``, in the loader's order.
 
-    Batches are ``(inputs, lengths, tags)`` as :class:`~course_utils.data.tagging.TagCollate`
+    Batches are ``(inputs, lengths, tags)`` as :class:`~course_utils.datasets.ud_batches.TagCollate`
     makes them. A token is OOV when its word id is ``unk_index``.
     """
     module = require_model(model, "tagger", "predict_tags")
@@ -93,7 +93,7 @@ class TaggingReport:
         )
 
     def per_tag(self) -> list[dict]:
-        """One row per tag (most frequent first), ready for ``course_utils.plots.format_table``."""
+        """One row per tag (most frequent first), ready for a results table."""
         rows = [
             {
                 "tag": tag,
@@ -143,7 +143,7 @@ def _words(sentence, tokenizer) -> list[str]:
     example = "e.g. tag_sentence(model, vocabs, 'I saw her duck.')"
     if isinstance(sentence, str):
         if tokenizer is None:
-            from course_utils.data.text import Tokenizer
+            from course_utils.text.tokenizer import Tokenizer
 
             tokenizer = Tokenizer(lower=False, clean_html=False)
         words = list(tokenizer(sentence))

@@ -1,58 +1,58 @@
-"""The course's models, one file per family.
+"""The course's models, one file per family. Import a model from its own module.
 
-* :mod:`~course_utils.models.scratch`: an RNN layer written with plain tensor ops.
-* :mod:`~course_utils.models.seeds`: the seed tutorials' classifiers and generator.
+* :mod:`~course_utils.models.scratch`: an RNN layer written with plain tensor ops (lesson 01).
+* :mod:`~course_utils.models.classic`: the first classifiers and generator of the course,
+  under the names the classic PyTorch tutorials gave them (``RNNModel``, ``GRUModel``, ...).
+* :mod:`~course_utils.models.lengths`: padding done right: masks, reverse-within-length and
+  the masked recurrence.
 * :mod:`~course_utils.models.classifier`: the configurable classifier the lessons build.
 * :mod:`~course_utils.models.embeddings`: pretrained GloVe / word2vec matrices.
-* :mod:`~course_utils.models.seq2seq`: encoder–decoders for translation, with and without
-  attention.
-* :mod:`~course_utils.models.language_model`: a character / word language model (RNN, LSTM, GRU).
+* :mod:`~course_utils.models.language_model`: a character / word language model.
 * :mod:`~course_utils.models.tagger`: a BiLSTM sequence labeller with a character CNN.
+* :mod:`~course_utils.models.seq2seq`: encoder–decoders, with and without attention.
+* :mod:`~course_utils.models.min_rnn`, :mod:`~course_utils.models.min_rnn_lm`,
+  :mod:`~course_utils.models.transformer_lm`: lesson 10's parallel-scan RNNs and the
+  Transformer they race.
+* :mod:`~course_utils.models.common`: what every model shares (its device, eval mode,
+  its constructor arguments).
 
-``MODEL_CLASSES`` maps each class name to its class. Every model keeps its
-constructor arguments in ``model.config``, so a checkpoint that stores the
-class name, the config and the state dict can rebuild the model with
-``MODEL_CLASSES[name](**config)``.
+Nothing is imported here eagerly: a lesson that uses one family loads only that family,
+so a change to ``seq2seq.py`` cannot touch the outputs of a lesson that never translates.
+Every model stores its constructor arguments in ``model.config``; a checkpoint that holds
+the class name, the config and the state dict rebuilds it with :func:`model_class`.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from torch import nn
 
-from course_utils.models.classifier import AttentionPooling, RecurrentClassifier
-from course_utils.models.embeddings import (
-    EmbeddingMatrix,
-    load_glove_vectors,
-    vectors_from_keyed_vectors,
-)
-from course_utils.models.language_model import CharLanguageModel
-from course_utils.models.lengths import (
-    CELLS,
-    LENGTH_MODES,
-    check_lengths,
-    reverse_padded,
-    run_masked,
-)
-from course_utils.models.scratch import ScratchRNN
-from course_utils.models.seeds import GRUModel, RNNModel, TextClassifier, TextGenerator
-from course_utils.models.seq2seq import AttentionSeq2Seq, BottleneckSeq2Seq
-from course_utils.models.tagger import BiLSTMTagger, CharCNN
-
-MODEL_CLASSES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls
-    for cls in (
-        ScratchRNN,
-        RNNModel,
-        TextClassifier,
-        GRUModel,
-        TextGenerator,
-        RecurrentClassifier,
-        CharLanguageModel,
-        BottleneckSeq2Seq,
-        AttentionSeq2Seq,
-        BiLSTMTagger,
-    )
+#: Each class a checkpoint can rebuild, and the module (in this package) that defines it.
+MODEL_MODULES: dict[str, str] = {
+    "ScratchRNN": "scratch",
+    "RNNModel": "classic",
+    "GRUModel": "classic",
+    "TextClassifier": "classic",
+    "TextGenerator": "classic",
+    "RecurrentClassifier": "classifier",
+    "CharLanguageModel": "language_model",
+    "BiLSTMTagger": "tagger",
+    "BottleneckSeq2Seq": "seq2seq",
+    "AttentionSeq2Seq": "seq2seq",
+    "MinGRU": "min_rnn",
+    "MinLSTM": "min_rnn",
+    "MinRNNLanguageModel": "min_rnn_lm",
+    "TransformerLanguageModel": "transformer_lm",
 }
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The course model class called ``name``, importing only the module that defines it."""
+    if name not in MODEL_MODULES:
+        raise KeyError(name)
+    module = importlib.import_module(f"{__name__}.{MODEL_MODULES[name]}")
+    return getattr(module, name)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -64,27 +64,4 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = [
-    "CELLS",
-    "LENGTH_MODES",
-    "MODEL_CLASSES",
-    "AttentionPooling",
-    "AttentionSeq2Seq",
-    "BiLSTMTagger",
-    "BottleneckSeq2Seq",
-    "CharCNN",
-    "CharLanguageModel",
-    "EmbeddingMatrix",
-    "GRUModel",
-    "RNNModel",
-    "RecurrentClassifier",
-    "ScratchRNN",
-    "TextClassifier",
-    "TextGenerator",
-    "check_lengths",
-    "count_parameters",
-    "load_glove_vectors",
-    "reverse_padded",
-    "run_masked",
-    "vectors_from_keyed_vectors",
-]
+__all__ = ["MODEL_MODULES", "count_parameters", "model_class"]

@@ -1,7 +1,7 @@
 """The configurable recurrent text classifier the course builds up to.
 
 :class:`RecurrentClassifier` gathers every improvement over the seed models
-(:mod:`course_utils.models.seeds`) behind constructor arguments, so a lesson
+(:mod:`course_utils.models.classic`) behind constructor arguments, so a lesson
 can switch one of them on and measure what it changes: the cell type, stacked
 and bidirectional layers, dropout, pretrained embeddings, how the sequence of
 states is pooled into one vector, and — the heart of it — how padding is kept
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import CELLS, LENGTH_MODES, check_lengths, run_masked
 
 POOLINGS = ("last", "max", "mean", "attention")
@@ -120,22 +121,10 @@ class RecurrentClassifier(nn.Module):
         poolings = _checked_options(
             cell, pooling, lengths, pretrained_embeddings, (vocab_size, embed_dim)
         )
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "output_dim": output_dim,
-            "cell": cell,
-            "num_layers": num_layers,
-            "bidirectional": bidirectional,
-            "dropout": dropout,
-            "padding_idx": padding_idx,
-            "pretrained_embeddings": None,  # the weights travel in the state dict
-            "freeze_embeddings": freeze_embeddings,
-            "pooling": pooling if isinstance(pooling, str) else list(poolings),
-            "lengths": lengths,
-            "max_len": max_len,
-        }
+        self.config = constructor_arguments(
+            pretrained_embeddings=None,  # the weights travel in the state dict
+            pooling=pooling if isinstance(pooling, str) else list(poolings),
+        )
         self.cell = cell
         self.pooling = poolings
         self.length_mode = lengths

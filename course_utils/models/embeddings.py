@@ -13,7 +13,7 @@ vocabulary:
 * ``<pad>`` gets zeros, so padding carries no signal.
 
 The vocabulary only needs ``itos``, ``stoi``, ``pad_index`` and ``len()``, as
-:class:`course_utils.data.text.Vocab` provides.
+:class:`course_utils.text.vocab.Vocab` provides.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def load_glove_vectors(
     if not path.is_file():
         raise FileNotFoundError(
             f"No word-vector file at {path}. Download GloVe with "
-            "course_utils.data.datasets.download('glove_6b') and pass one of its files "
+            "course_utils.datasets.download('glove_6b') and pass one of its files "
             "(e.g. glove.6B.100d.txt), or correct the path."
         )
     matcher = _VocabularyMatcher(vocab, lowercase_fallback)

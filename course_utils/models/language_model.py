@@ -1,6 +1,6 @@
 """A recurrent language model with a choice of cell, for characters or words.
 
-The seed's :class:`~course_utils.models.seeds.TextGenerator` is an LSTM; the
+The seed's :class:`~course_utils.models.classic.TextGenerator` is an LSTM; the
 generation lesson compares RNN, LSTM and GRU cells on the same budget, so this
 model takes ``cell`` as an argument and otherwise matches the seed: embedding →
 stacked recurrent layers → dropout → a linear layer giving next-token logits at
@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import CELLS
 
 
@@ -50,14 +51,7 @@ class CharLanguageModel(nn.Module):
             raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "num_layers": num_layers,
-            "dropout": dropout,
-            "cell": cell,
-        }
+        self.config = constructor_arguments()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.rnn = CELLS[cell](
             embed_dim,

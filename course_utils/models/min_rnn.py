@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
+
 __all__ = [
     "MinGRU",
     "MinLSTM",
@@ -156,7 +158,6 @@ class _MinRecurrence(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, n_gates: int) -> None:
         super().__init__()
         self.input_dim, self.hidden_dim = input_dim, hidden_dim
-        self.config = {"input_dim": input_dim, "hidden_dim": hidden_dim}
         self.project = nn.Linear(input_dim, hidden_dim * (n_gates + 1))
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,6 +190,7 @@ class MinGRU(_MinRecurrence):
 
     def __init__(self, input_dim: int, hidden_dim: int) -> None:
         super().__init__(input_dim, hidden_dim, n_gates=1)
+        self.config = constructor_arguments()
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k, candidate = self.project(x).chunk(2, dim=-1)
@@ -204,6 +206,7 @@ class MinLSTM(_MinRecurrence):
 
     def __init__(self, input_dim: int, hidden_dim: int) -> None:
         super().__init__(input_dim, hidden_dim, n_gates=2)
+        self.config = constructor_arguments()
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f, i, candidate = self.project(x).chunk(3, dim=-1)

@@ -26,6 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.language_model import check_token_batch
 from course_utils.models.min_rnn import MinGRU, MinLSTM
 
@@ -75,14 +76,7 @@ class MinRNNLanguageModel(nn.Module):
             raise ValueError(
                 f"num_layers and expansion must be 1 or more, got {num_layers} and {expansion}."
             )
-        self.config = {
-            "vocab_size": vocab_size,
-            "dim": dim,
-            "num_layers": num_layers,
-            "expansion": expansion,
-            "dropout": dropout,
-            "cell": cell,
-        }
+        self.config = constructor_arguments()
         self.embedding = nn.Embedding(vocab_size, dim)
         self.blocks = nn.ModuleList(
             MinRNNBlock(dim, cell, expansion, dropout) for _ in range(num_layers)

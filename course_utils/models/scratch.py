@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
+
 
 class ScratchRNN(nn.Module):
     """A single-layer, unidirectional tanh RNN built from plain tensor operations.
@@ -30,7 +32,7 @@ class ScratchRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        self.config = {"input_size": input_size, "hidden_size": hidden_size, "bias": bias}
+        self.config = constructor_arguments()
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.W_xh = nn.Parameter(torch.empty(hidden_size, input_size))

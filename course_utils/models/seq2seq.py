@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import check_lengths, reverse_padded
 
 __all__ = ["AdditiveAttention", "AttentionSeq2Seq", "BottleneckSeq2Seq", "Encoder", "Memory"]
@@ -215,17 +216,7 @@ class BottleneckSeq2Seq(_EncoderDecoder):
         out_dim: int = 256,
     ) -> None:
         super().__init__()
-        self.config = {
-            "src_vocab_size": src_vocab_size,
-            "tgt_vocab_size": tgt_vocab_size,
-            "emb_dim": emb_dim,
-            "enc_hidden": enc_hidden,
-            "dec_hidden": dec_hidden,
-            "out_dim": out_dim,
-            "dropout": dropout,
-            "src_pad_index": src_pad_index,
-            "tgt_pad_index": tgt_pad_index,
-        }
+        self.config = constructor_arguments()
         self.encoder = Encoder(
             src_vocab_size, emb_dim, enc_hidden, dec_hidden, dropout, src_pad_index
         )
@@ -263,18 +254,7 @@ class AttentionSeq2Seq(_EncoderDecoder):
         out_dim: int = 256,
     ) -> None:
         super().__init__()
-        self.config = {
-            "src_vocab_size": src_vocab_size,
-            "tgt_vocab_size": tgt_vocab_size,
-            "emb_dim": emb_dim,
-            "enc_hidden": enc_hidden,
-            "dec_hidden": dec_hidden,
-            "attn_dim": attn_dim,
-            "out_dim": out_dim,
-            "dropout": dropout,
-            "src_pad_index": src_pad_index,
-            "tgt_pad_index": tgt_pad_index,
-        }
+        self.config = constructor_arguments()
         self.encoder = Encoder(
             src_vocab_size, emb_dim, enc_hidden, dec_hidden, dropout, src_pad_index
         )

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import LENGTH_MODES, check_lengths, run_masked
 
 __all__ = ["BiLSTMTagger", "CharCNN"]
@@ -113,21 +114,7 @@ class BiLSTMTagger(nn.Module):
                 f"Unknown length mode {lengths!r} for a tagger: "
                 "choose 'auto', 'masked' or 'packed'."
             )
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "num_tags": num_tags,
-            "num_layers": num_layers,
-            "dropout": dropout,
-            "padding_idx": padding_idx,
-            "num_chars": num_chars,
-            "char_dim": char_dim,
-            "char_filters": char_filters,
-            "char_kernel_size": char_kernel_size,
-            "char_padding_idx": char_padding_idx,
-            "lengths": lengths,
-        }
+        self.config = constructor_arguments()
         self.length_mode = lengths
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
         self.char_cnn = (
@@ -165,7 +152,7 @@ class BiLSTMTagger(nn.Module):
         else:
             raise ValueError(
                 "inputs must be word ids [batch, time] or a pair (word_ids, char_ids), as "
-                "course_utils.data.tagging.TagCollate returns them."
+                "course_utils.datasets.ud_batches.TagCollate returns them."
             )
         if words.dim() != 2:
             raise ValueError(

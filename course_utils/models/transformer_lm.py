@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.models.common import constructor_arguments
 from course_utils.models.language_model import check_token_batch
 
 
@@ -123,14 +124,7 @@ class TransformerLanguageModel(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
         if context < 2:
             raise ValueError(f"context must be at least 2 positions, got {context}.")
-        self.config = {
-            "vocab_size": vocab_size,
-            "dim": dim,
-            "num_layers": num_layers,
-            "heads": heads,
-            "context": context,
-            "dropout": dropout,
-        }
+        self.config = constructor_arguments()
         self.embedding = nn.Embedding(vocab_size, dim)
         self.position = nn.Embedding(context, dim)
         self.dropout = nn.Dropout(dropout)
