@@ -27,19 +27,21 @@ def outputs(path: Path) -> list[dict]:
 
 
 AWAITING = "### Outputs awaiting a re-run"
+#: The page that lists them (the README links it as "Maintaining the course").
+MAINTAINING = ROOT / "docs" / "maintaining.md"
 
 
 def awaiting_rerun() -> set[str]:
-    """Notebooks the README lists, in the open, as having outputs older than their code."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    if AWAITING not in readme:
+    """Notebooks docs/maintaining.md lists, in the open, as having outputs older than their code."""
+    page = MAINTAINING.read_text(encoding="utf-8")
+    if AWAITING not in page:
         return set()
-    section = readme.split(AWAITING, 1)[1].split("\n#", 1)[0]
+    section = page.split(AWAITING, 1)[1].split("\n#", 1)[0]
     return set(re.findall(r"`((?:lessons|solutions)/[\w.-]+\.ipynb)`", section))
 
 
 def test_every_committed_notebook_was_run_with_todays_code():
-    """Stale outputs fail here unless the README names them to every reader."""
+    """Stale outputs fail here unless docs/maintaining.md names them to every reader."""
     assert PUBLISHED
     stale = {path.relative_to(ROOT).as_posix(): stale_parts(path) for path in PUBLISHED}
     stale = {name: parts for name, parts in stale.items() if parts}
@@ -52,10 +54,10 @@ def test_every_committed_notebook_was_run_with_todays_code():
         + " ".join(hidden)
     )
     fresh = sorted(listed - set(stale))
-    assert not fresh, f"re-run since: remove {fresh} from the README's '{AWAITING}'"
+    assert not fresh, f"re-run since: remove {fresh} from docs/maintaining.md's '{AWAITING}'"
 
 
-def test_the_readme_list_of_notebooks_awaiting_a_rerun_is_read():
+def test_the_list_of_notebooks_awaiting_a_rerun_is_read():
     listed = awaiting_rerun()
     assert all((ROOT / name).is_file() for name in listed), listed
 
