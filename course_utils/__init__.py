@@ -4,13 +4,14 @@
 layers below it (``tests/test_architecture.py`` reads the layers from this list), so you
 can read in this order and never meet a name you have not seen yet.
 
-1. **Foundation** (files at the top): ``config`` (full or smoke mode, folders, seeding,
-   the device), ``files`` (atomic writes), ``progress`` (progress bars that stay readable
-   in a saved notebook), ``distributed`` (the same script alone or under ``torchrun``).
-2. ``datasets``: ``download(name)`` with checksums and an offline mirror (internals in
+1. **Foundation** (the files at the top, in this order): ``config`` (full or smoke mode,
+   folders, seeding, the device), ``files`` (atomic writes), ``progress`` (progress bars
+   that stay readable in a saved notebook), ``distributed`` (the same script alone or
+   under ``torchrun``).
+2. ``text``: tokenizer, vocabulary, padded and length-bucketed batches, word2vec.
+3. ``datasets``: ``download(name)`` with checksums and an offline mirror (internals in
    ``_``-modules), then one module per corpus: IMDb, Tiny Shakespeare, UD English-EWT,
-   Multi30k.
-3. ``text``: tokenizer, vocabulary, padded and length-bucketed batches, word2vec.
+   Multi30k, each as batches ready for a model.
 4. ``models``: one file per family, imported on demand; ``models.common`` is what they share.
 5. ``training``: ``training.loop`` (``fit`` and ``evaluate``, the short loop), then tasks,
    history, callbacks, checkpoints, resume and lesson 10's time budget.

@@ -4,10 +4,10 @@
     python scripts/train_imdb.py --cell gru --hidden-dim 192     # another recipe (lesson 09's best)
     torchrun --nproc_per_node=2 scripts/train_imdb.py             # 2 processes, gloo on CPU
 
-Every choice of the recipe (``course_utils.recipes.imdb_sentiment.SentimentRecipe``) is an option, with
-lesson 05's values as defaults. Under torchrun every process trains on its own shard of
-the bucketed batches and DistributedDataParallel averages the gradients; metrics are
-summed over processes and only rank 0 prints and writes files. ``COURSE_MODE=smoke``
+Every choice of the recipe (``SentimentRecipe`` in ``course_utils.recipes.imdb_sentiment``) is
+an option, with lesson 05's values as defaults. Under torchrun every process trains on its
+own shard of the bucketed batches and DistributedDataParallel averages the gradients; metrics
+are summed over processes and only rank 0 prints and writes files. ``COURSE_MODE=smoke``
 shrinks the data and the model.
 """
 
@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 import torch
+
+from course_utils import config, distributed
+from course_utils.files import atomic_write
 from course_utils.recipes.imdb_sentiment import (
     LOSS,
     SentimentRecipe,
@@ -26,9 +29,6 @@ from course_utils.recipes.imdb_sentiment import (
     load_sentiment_data,
     train_recipe,
 )
-
-from course_utils import config, distributed
-from course_utils.files import atomic_write
 from course_utils.training.loop import evaluate
 
 

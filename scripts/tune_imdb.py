@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 
 import optuna
+
+from course_utils import config
 from course_utils.recipes.imdb_sentiment import SentimentRecipe, load_sentiment_data
 from course_utils.tuning.sentiment_study import (
     Fidelity,
@@ -27,8 +29,6 @@ from course_utils.tuning.sentiment_study import (
     recipe_of,
 )
 from course_utils.tuning.studies import finished_trials, optimize_until
-
-from course_utils import config
 
 
 def _arguments() -> argparse.Namespace:

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from course_utils import distributed
 from course_utils.text.batching import BucketBatchSampler, EncodedDataset, PadCollate
+from course_utils.training.callbacks import Checkpoint
 from course_utils.training.loop import evaluate, fit
 
 PAD = 1
@@ -97,7 +98,7 @@ def main(out_dir: Path) -> None:
         nn.BCEWithLogitsLoss(),
         epochs=3,
         clip_grad_norm=1.0,
-        checkpoint_path=out_dir / f"ckpt_rank{rank}.pt",
+        callbacks=[Checkpoint(out_dir / f"ckpt_rank{rank}.pt")],
         progress=True,
         seed=0,
     )

@@ -92,9 +92,9 @@ def train(state: Path | None, epochs: int, sleep: float = 0.0, **options):
 
 def main(out_dir: Path, epochs: int, sleep: float) -> None:
     torch.set_num_threads(1)
-    # restore_best=False: end with the last epoch's weights, the strictest comparison.
-    model, *_ = train(out_dir / "state.pt", epochs, sleep, restore_best=False)
+    model, *_, history = train(out_dir / "state.pt", epochs, sleep)
     torch.save(model.state_dict(), out_dir / "final.pt")
+    history.save(out_dir / "history.json")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import time
 
 import optuna
+
 from course_utils.tuning.studies import open_study, optimize_until
 
 

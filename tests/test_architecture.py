@@ -1,9 +1,9 @@
-"""The map of ``course_utils`` (its ``__init__`` docstring and the README) stays true.
+"""The architecture of ``course_utils`` is what ``ls course_utils`` shows, and it stays true.
 
-Modules sit in layers and import only from layers below their own (or from their own
-subpackage): a learner reading ``train`` never has to read ``plots``, and a change to a
-widget can never break the trainer. Private names (``_x``) are never imported from
-another module: what one module offers another is public, documented API.
+Each folder (or foundation file) is a layer; a module imports only from layers below its
+own, or from its own folder: a learner reading ``training`` never has to read ``show``,
+and a change to a widget can never break the trainer. The package docstring lists the
+layers in this order. Private names (``_x``) are never imported from another module.
 """
 
 from __future__ import annotations
@@ -15,32 +15,26 @@ import course_utils
 
 PACKAGE = Path(course_utils.__file__).parent
 
-#: Bottom to top. The first part of a module's name after ``course_utils.`` gives its layer.
+#: Bottom to top: the foundation files, then the folders, then the command line.
 LAYERS = [
-    {"helpers", "config", "distributed", "progress", "provenance"},
-    {"data"},
-    {"tasks", "models", "word_vectors"},
-    {"history", "checkpoint"},
-    {"callbacks"},
-    {"resume"},
-    {"train"},
-    {"tuning", "budget", "recipes"},
-    {"sentiment_study"},
-    {"inference"},
-    {"plots", "diagrams", "benchmark", "sequence_speed"},
-    {"widgets"},
-    {"exercises"},
-    {"doctor"},
-    {"__main__"},
-]
+    "config", "files", "progress", "distributed",
+    "text", "datasets", "models", "training", "recipes", "tuning", "inference", "show",
+    "exercises", "doctor", "__main__",
+]  # fmt: skip
+
+
+def top_level_entries() -> set[str]:
+    """What ``ls course_utils`` shows: its folders and its modules (without ``__init__``)."""
+    return {
+        path.name if path.is_dir() else path.stem
+        for path in PACKAGE.iterdir()
+        if (path.is_dir() and (path / "__init__.py").is_file())
+        or (path.suffix == ".py" and path.name != "__init__.py")
+    }
 
 
 def layer_of(module: str) -> int:
-    top = module.split(".")[1]
-    for number, names in enumerate(LAYERS):
-        if top in names:
-            return number
-    raise AssertionError(f"{module} is in no layer: add it to the map (and to LAYERS).")
+    return LAYERS.index(module.split(".")[1])
 
 
 def imports() -> list[tuple[str, str, list[str]]]:
@@ -65,15 +59,20 @@ def imports() -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def test_every_module_has_a_layer_and_imports_only_downwards():
+def test_every_folder_and_foundation_file_is_a_layer():
+    assert top_level_entries() == set(LAYERS)
+
+
+def test_every_module_imports_only_downwards():
     found = imports()
     assert len(found) > 50  # the scan sees the package's imports
-    wrong = []
-    for source, target, _ in found:
-        if source == "course_utils" or target.split(".")[1] == source.split(".")[1]:
-            continue  # the package itself, or within one subpackage
-        if layer_of(target) >= layer_of(source):
-            wrong.append(f"{source} imports {target}")
+    wrong = [
+        f"{source} imports {target}"
+        for source, target, _ in found
+        if source != "course_utils"
+        and target.split(".")[1] != source.split(".")[1]  # within one folder is fine
+        and layer_of(target) >= layer_of(source)
+    ]
     assert not wrong, "imports that go sideways or upwards:\n" + "\n".join(wrong)
 
 
@@ -87,12 +86,9 @@ def test_no_module_imports_another_modules_private_names():
     assert not private, "\n".join(private)
 
 
-def test_the_map_in_the_package_docstring_names_every_module():
+def test_the_package_docstring_lists_the_layers_in_order():
     doc = course_utils.__doc__
-    tops = {
-        path.relative_to(PACKAGE).parts[0].removesuffix(".py")
-        for path in PACKAGE.rglob("*.py")
-        if path.name != "__init__.py" or path.parent != PACKAGE
-    }
-    missing = sorted(top for top in tops if f"``{top}``" not in doc)
-    assert not missing, f"modules missing from course_utils/__init__.py's map: {missing}"
+    positions = [doc.find(f"``{name}``") for name in LAYERS]
+    missing = [name for name, at in zip(LAYERS, positions, strict=True) if at < 0]
+    assert not missing, f"layers missing from course_utils/__init__.py's map: {missing}"
+    assert positions == sorted(positions), "the map lists the layers in another order"

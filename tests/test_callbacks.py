@@ -79,7 +79,6 @@ def budget_run(epoch_seconds: list[float], minutes: float, end_epoch: int = 10) 
     history = History(epoch_seconds=epoch_seconds, train_loss=[1.0] * len(epoch_seconds))
     run = Run(model=nn.Linear(1, 1), optimizer=None, history=history, end_epoch=end_epoch)
     budget = TimeBudget(minutes)
-    budget.first_epoch = 0
     budget.on_epoch_end(run)
     return run
 
@@ -94,10 +93,10 @@ def test_the_budget_stops_when_the_longest_epoch_would_not_fit():
 
 
 def test_fit_with_a_tiny_budget_trains_one_epoch_and_says_why(capsys):
-    _, history = train(50, budget_minutes=1e-4, progress=True)
+    _, history = train(50, callbacks=[TimeBudget(1e-4)], progress=True)
     assert history.epochs == 1
     assert "would not fit in the 0.0001-minute budget" in capsys.readouterr().out
-    _, roomy = train(3, budget_minutes=10)
+    _, roomy = train(3, callbacks=[TimeBudget(10)])
     assert roomy.epochs == 3 and roomy.stop_reason is None
 
 
@@ -153,3 +152,18 @@ def test_an_interrupted_run_still_ends_with_its_best_weights():
 def test_callbacks_must_be_callbacks():
     with pytest.raises(TypeError, match="Callback objects, got function"):
         train(1, callbacks=[lambda run: None])
+
+
+def test_the_callbacks_work_alone_and_in_any_order(tmp_path):
+    """No callback needs another: early stopping and checkpoints read what the loop records."""
+    from course_utils.training.callbacks import Checkpoint, EarlyStopping
+
+    _, alone = train(6, lr=0.0, callbacks=[EarlyStopping(2)])
+    assert alone.epochs == 3 and alone.stopped_early  # nothing improves after epoch 1
+    for order in ([EarlyStopping(2), Checkpoint(tmp_path / "a.pt")],
+                  [Checkpoint(tmp_path / "b.pt"), EarlyStopping(2)]):  # fmt: skip
+        _, history = train(6, lr=0.0, callbacks=order)
+        assert history.to_dict() | {"epoch_seconds": [], "train_seconds": [],
+                                    "train_examples_per_second": []} == alone.to_dict() | {
+            "epoch_seconds": [], "train_seconds": [], "train_examples_per_second": []}  # fmt: skip
+    assert (tmp_path / "a.pt").is_file() and (tmp_path / "b.pt").is_file()

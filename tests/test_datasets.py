@@ -25,7 +25,6 @@ from pathlib import Path, PurePath
 
 import pooch
 import pytest
-from course_utils.data import transfer
 
 from course_utils import config
 from course_utils import datasets as ds
@@ -37,6 +36,7 @@ from course_utils.datasets import (
     DownloadError,
     RemoteFile,
 )
+from course_utils.datasets import _transfer as transfer
 from course_utils.datasets._archives import extract_archive
 from course_utils.datasets._mirror import parse_checksums
 from course_utils.datasets._transfer import ResumableDownloader

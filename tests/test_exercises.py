@@ -159,7 +159,7 @@ def test_check_command_reports_out_of_date_exercises(tmp_path: Path) -> None:
 
 def test_exercises_folder_is_what_the_generator_makes_of_solutions() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "course_utils.exercises", "check"],
+        [sys.executable, str(ROOT / "scripts" / "exercises.py"), "check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from course_utils.inference.sentiment import (
     predict_sentiment,
     predict_sentiments,
 )
+from course_utils.models.classifier import RecurrentClassifier
 from course_utils.text.vocab import Vocab
 
 WORDS = ["the", "film", "was", "great", "terrible", "acting", "plot", "a", "good", "bad", "!"]
@@ -177,10 +178,7 @@ def test_two_class_models_work_and_multiclass_models_are_refused():
 
 
 def test_real_course_classifier_uses_its_max_len():
-    models = pytest.importorskip("course_utils.models")
-    cls = getattr(models, "MODEL_CLASSES", {}).get("RecurrentClassifier")
-    if cls is None:
-        pytest.skip("RecurrentClassifier is not available yet")
+    cls = RecurrentClassifier
     model = cls(len(VOCAB), 6, 6, 1, padding_idx=VOCAB.pad_index, max_len=3, bidirectional=True)
     with pytest.warns(UserWarning, match="at most 3"):
         p = predict_sentiment(model, VOCAB, "the film was great", tokenizer=split)

@@ -18,7 +18,7 @@ from course_utils.datasets.shakespeare import (
     split_tail,
 )
 from course_utils.inference.generation import filter_logits, generate, lm_scores, sample_next
-from course_utils.models import MODEL_CLASSES
+from course_utils.models import model_class
 from course_utils.models.classic import TextGenerator
 from course_utils.models.language_model import CharLanguageModel
 from course_utils.text.vocab import Vocab
@@ -155,7 +155,7 @@ def test_language_model_validates_its_arguments_and_is_registered():
         CharLanguageModel(5, 4, 4, cell="transformer")
     with pytest.raises(ValueError, match=r"\[batch, time\]"):
         CharLanguageModel(5, 4, 4)(torch.zeros(3, dtype=torch.long))
-    assert MODEL_CLASSES["CharLanguageModel"] is CharLanguageModel
+    assert model_class("CharLanguageModel") is CharLanguageModel
     model = CharLanguageModel(5, 4, 6, cell="lstm")
     forget = model.rnn.bias_hh_l0[6:12]
     assert torch.all(forget == 1.0)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 from torch.testing import assert_close
 
-from course_utils.models import MODEL_CLASSES, count_parameters
+from course_utils import models
+from course_utils.models import MODEL_MODULES, count_parameters, model_class
 from course_utils.models.classic import GRUModel, RNNModel, TextClassifier, TextGenerator
 from course_utils.models.classifier import POOLINGS, RecurrentClassifier
+from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import reverse_padded
 from course_utils.models.scratch import ScratchRNN
+from course_utils.training.checkpoint import load_checkpoint, save_checkpoint
 
 VOCAB, PAD = 30, 1
 CELLS = ("rnn", "lstm", "gru")
@@ -295,7 +301,7 @@ def test_text_generator_gives_per_step_logits_and_continues_a_stream():
     assert rebuilt.rnn.num_layers == 2 and rebuilt.rnn.dropout == 0.2
 
 
-def test_model_classes_rebuild_every_model_from_its_config():
+def test_every_model_class_rebuilds_from_its_config_and_round_trips_a_checkpoint(tmp_path):
     examples = {
         "ScratchRNN": {"input_size": 3, "hidden_size": 4},
         "RNNModel": {"vocab_size": VOCAB, "embed_dim": 4, "hidden_dim": 3, "output_dim": 2},
@@ -337,13 +343,58 @@ def test_model_classes_rebuild_every_model_from_its_config():
             "out_dim": 6,
         },
     }
-    assert set(MODEL_CLASSES) == set(examples)
+    examples |= {
+        "MinGRU": {"input_dim": 3, "hidden_dim": 4},
+        "MinLSTM": {"input_dim": 3, "hidden_dim": 4},
+        "MinRNNLanguageModel": {"vocab_size": VOCAB, "dim": 8, "num_layers": 1},
+        "TransformerLanguageModel": {"vocab_size": VOCAB, "dim": 8, "num_layers": 1, "heads": 2},
+    }
+    assert set(MODEL_MODULES) == set(examples)
     for name, kwargs in examples.items():
-        model = MODEL_CLASSES[name](**kwargs)
-        rebuilt = MODEL_CLASSES[name](**json.loads(json.dumps(model.config)))
+        model = model_class(name)(**kwargs)
+        rebuilt = model_class(name)(**json.loads(json.dumps(model.config)))
         shapes = {k: v.shape for k, v in model.state_dict().items()}
         assert shapes == {k: v.shape for k, v in rebuilt.state_dict().items()}, name
         rebuilt.load_state_dict(model.state_dict())
+        # and through a checkpoint file, rebuilt from the file alone
+        save_checkpoint(tmp_path / f"{name}.pt", model)
+        loaded, info = load_checkpoint(tmp_path / f"{name}.pt")
+        assert type(loaded) is type(model) and info["model_config"] == model.config, name
+        for key, tensor in model.state_dict().items():
+            assert torch.equal(loaded.state_dict()[key], tensor), (name, key)
+
+
+def test_every_model_class_with_a_config_is_registered():
+    """A model class that records its arguments must be rebuildable by load_checkpoint."""
+    found = set()
+    for module_name in set(MODEL_MODULES.values()) | {
+        p.stem for p in Path(models.__file__).parent.glob("*.py") if p.stem != "__init__"
+    }:
+        module = importlib.import_module(f"course_utils.models.{module_name}")
+        for name, obj in vars(module).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, nn.Module)
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and any(
+                    "constructor_arguments(" in inspect.getsource(cls)
+                    for cls in obj.__mro__
+                    if cls.__module__.startswith("course_utils.models")
+                )
+            ):
+                found.add(name)
+    assert found == set(MODEL_MODULES), found ^ set(MODEL_MODULES)
+
+
+def test_constructor_arguments_refuses_a_name_that_is_no_argument():
+    class Tiny(nn.Module):
+        def __init__(self, size: int = 2) -> None:
+            super().__init__()
+            self.config = constructor_arguments(width=3)
+
+    with pytest.raises(TypeError, match="width"):
+        Tiny()
 
 
 # --- ScratchRNN -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_utils import plots
+from course_utils.show import plots
 from course_utils.training.history import History
 
 

@@ -55,12 +55,26 @@ def test_module_changes_count_and_docstrings_comments_and_layout_do_not(tmp_path
     monkeypatch.setattr(provenance, "PACKAGE", package)
     nb = notebook(("code", "from course_utils.files import atomic_write"))
     before = provenance.fingerprint(nb)["course_utils"]
-    helpers = package / "helpers.py"
+    helpers = package / "files.py"
     source = helpers.read_text()
     helpers.write_text(source.replace('"""', '"""Reworded. ', 1) + "\n\n# a comment\n")
     assert provenance.fingerprint(nb)["course_utils"] == before
     helpers.write_text(source + "\nEXTRA = 1\n")
     assert provenance.fingerprint(nb)["course_utils"] != before
     helpers.write_text(source)
-    (package / "widgets.py").write_text("CHANGED = True\n")  # not imported by the notebook
+    (package / "show" / "widgets.py").write_text("CHANGED = True\n")  # not imported by it
     assert provenance.fingerprint(nb)["course_utils"] == before
+
+
+def test_a_change_to_one_model_family_stales_only_the_notebooks_that_use_it(tmp_path, monkeypatch):
+    """Models are imported on demand, so seq2seq.py is no part of a sentiment lesson."""
+    package = tmp_path / "course_utils"
+    shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE", package)
+    sentiment = notebook(("code", "from course_utils.models.classifier import RecurrentClassifier"))
+    translation = notebook(("code", "from course_utils.models.seq2seq import AttentionSeq2Seq"))
+    before = [provenance.fingerprint(nb)["course_utils"] for nb in (sentiment, translation)]
+    seq2seq = package / "models" / "seq2seq.py"
+    seq2seq.write_text(seq2seq.read_text() + "\nEXTRA = 1\n")
+    after = [provenance.fingerprint(nb)["course_utils"] for nb in (sentiment, translation)]
+    assert after[0] == before[0] and after[1] != before[1]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from course_utils.recipes.imdb_sentiment import (
     SentimentRecipe,
     build_classifier,
     load_sentiment_data,
     train_recipe,
 )
-
 from course_utils.training.loop import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]

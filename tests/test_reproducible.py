@@ -28,7 +28,8 @@ def text_outputs(notebook) -> list[str]:
         for output in cell.get("outputs", []):
             text = output.get("text") or output.get("data", {}).get("text/plain", "")
             if text:
-                texts.append(TIMES.sub("<time>", text))
+                masked = TIMES.sub("<time>", text)
+                texts.append(re.sub(r"\s+<time>", " <time>", masked))  # tqdm pads its times
     return texts
 
 

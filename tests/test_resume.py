@@ -14,7 +14,9 @@ import torch
 from resume_fit_script import TinyGRU, loaders, train
 from torch import nn
 
+from course_utils.training.callbacks import Callback, Checkpoint, Run
 from course_utils.training.checkpoint import CheckpointError, load_checkpoint
+from course_utils.training.history import History
 from course_utils.training.loop import fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,17 +72,34 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     assert expected.keys() == resumed.keys()
     for name in expected:
         assert torch.equal(expected[name], resumed[name]), name
-    saved = torch.load(killed / "state.pt", weights_only=True)["history"]
-    assert (
-        saved["train_loss"]
-        == torch.load(reference / "state.pt", weights_only=True)["history"]["train_loss"]
-    )
+    resumed_history = History.load(killed / "history.json")
+    assert resumed_history.train_loss == History.load(reference / "history.json").train_loss
+    assert not (killed / "state.pt").exists()  # a finished run leaves no state behind
 
 
-def test_resume_in_steps_equals_one_run_and_a_finished_run_returns_at_once(tmp_path, capsys):
+class StopBefore(Callback):
+    """Interrupt a run before epoch ``epoch + 1``, as a dead kernel or Ctrl-C would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_start(self, run: Run) -> None:
+        if run.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def interrupted(state: Path, epochs_done: int, *callbacks: Callback) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        train(state, 4, callbacks=[*callbacks, StopBefore(epochs_done)])
+    assert state.is_file()
+
+
+def test_an_interrupted_run_continues_to_the_same_weights_and_then_removes_its_state(
+    tmp_path, capsys
+):
     whole, _, _, whole_history = train(None, 4)
     state = tmp_path / "run.pt"
-    train(state, 2)  # a first session stops after two epochs
+    interrupted(state, 2)  # a first session dies after two epochs
     model, optimizer, scheduler, history = train(state, 4, progress=True)
     assert "Resuming TinyGRU: 2 epochs done." in capsys.readouterr().out
     assert history.epochs == 4 and history.train_loss == whole_history.train_loss
@@ -90,15 +109,14 @@ def test_resume_in_steps_equals_one_run_and_a_finished_run_returns_at_once(tmp_p
     assert scheduler.last_epoch == 4 and optimizer.param_groups[0]["lr"] == pytest.approx(
         0.01 * 0.7**4
     )
-    again, _, _, again_history = train(state, 4)  # nothing left to do
-    assert again_history.train_loss == history.train_loss
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, again.state_dict()[name]), name
+    assert not state.exists()  # finished: running the cell again trains a new run
+    _, _, _, again_history = train(state, 4)
+    assert again_history.train_loss == history.train_loss  # the same seed, from scratch
 
 
 def test_resume_refuses_another_run_and_leaves_the_model_untouched(tmp_path):
     state = tmp_path / "run.pt"
-    train(state, 1)
+    interrupted(state, 1)
     torch.manual_seed(1)
     other = TinyGRU(hidden=8)
     before = {k: v.clone() for k, v in other.state_dict().items()}
@@ -112,20 +130,18 @@ def test_resume_refuses_another_run_and_leaves_the_model_untouched(tmp_path):
         model = TinyGRU()
         fit(model, train_loader, valid_loader, torch.optim.Adam(model.parameters()),
             nn.BCEWithLogitsLoss(), 2, device="cpu", progress=False, resume=state)  # fmt: skip
-    with pytest.raises(ValueError, match="not both"):
-        train(state, 2, history=train(None, 1)[3])
 
 
 def test_a_model_checkpoint_is_not_a_training_state(tmp_path):
     best = tmp_path / "best.pt"
-    train(None, 1, checkpoint_path=best)
+    train(None, 1, callbacks=[Checkpoint(best)])
     with pytest.raises(CheckpointError, match="model checkpoint, not the training state"):
         train(best, 2)
 
 
 def test_a_truncated_file_names_itself_and_loads_nothing(tmp_path):
     best, state = tmp_path / "best.pt", tmp_path / "run.pt"
-    train(state, 1, checkpoint_path=best)
+    interrupted(state, 1, Checkpoint(best))
     for path in (best, state):
         data = path.read_bytes()
         path.write_bytes(data[: len(data) * 2 // 3])  # a copy cut off

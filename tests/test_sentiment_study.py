@@ -9,7 +9,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+
 from course_utils.recipes.imdb_sentiment import SentimentRecipe, load_sentiment_data
+from course_utils.tuning import studies as tuning
 from course_utils.tuning.sentiment_study import (
     TUNED,
     Fidelity,
@@ -18,8 +20,6 @@ from course_utils.tuning.sentiment_study import (
     print_trial,
     recipe_of,
 )
-
-from course_utils import tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 

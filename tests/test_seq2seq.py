@@ -16,7 +16,7 @@ from course_utils.inference.decoding import (
     greedy_decode,
     translate,
 )
-from course_utils.models import MODEL_CLASSES
+from course_utils.models import model_class
 from course_utils.models.seq2seq import AdditiveAttention, AttentionSeq2Seq, BottleneckSeq2Seq
 from course_utils.text.vocab import Vocab
 from course_utils.training.loop import fit
@@ -217,7 +217,7 @@ def test_translate_gives_clear_messages_for_nothing_to_translate():
 def test_models_rebuild_from_config():
     for cls in (AttentionSeq2Seq, BottleneckSeq2Seq):
         model = _small(cls)
-        rebuilt = MODEL_CLASSES[cls.__name__](**model.config)
+        rebuilt = model_class(cls.__name__)(**model.config)
         rebuilt.load_state_dict(model.state_dict())
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_utils import diagrams
 from course_utils.models.classifier import RecurrentClassifier
+from course_utils.show import diagrams
 from course_utils.show.throughput import make_batches, padded_positions, training_throughput
 from course_utils.text.tokenizer import TokenizedCorpus
 from course_utils.text.vocab import Vocab
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_word2vec_is_trained_once_then_served_from_cache(tmp_path, monkeypatch):
     from gensim.models import Word2Vec
 
-    from course_utils import word_vectors
+    from course_utils.text import word_vectors
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     rng = np.random.default_rng(0)

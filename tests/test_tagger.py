@@ -11,7 +11,7 @@ from torch import nn
 from course_utils.datasets.ud import TaggedSentence
 from course_utils.datasets.ud_batches import TagCollate, TaggingDataset, TaggingVocabs
 from course_utils.inference.tagging import predict_tags, tag_sentence, tagging_report
-from course_utils.models import MODEL_CLASSES
+from course_utils.models import model_class
 from course_utils.models.lengths import run_masked
 from course_utils.models.tagger import BiLSTMTagger, CharCNN
 from course_utils.show.plots import plot_confusion_matrix, plot_learning_curves
@@ -154,7 +154,7 @@ def test_tagger_input_errors_and_rebuild_from_config():
         model((words, torch.ones(1, 3, 2, dtype=torch.long)))
     with pytest.raises(ValueError, match="length mode"):
         BiLSTMTagger(WORDS, 4, 4, TAGS, lengths="none")
-    rebuilt = MODEL_CLASSES["BiLSTMTagger"](**json.loads(json.dumps(model.config)))
+    rebuilt = model_class("BiLSTMTagger")(**json.loads(json.dumps(model.config)))
     rebuilt.load_state_dict(model.state_dict())
     assert not make_tagger(chars=False).uses_chars and rebuilt.uses_chars
 

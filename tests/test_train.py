@@ -17,10 +17,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader
 
-from course_utils import train
 from course_utils.config import seed_everything
+from course_utils.models.classifier import RecurrentClassifier
 from course_utils.text.batching import BucketBatchSampler, EncodedDataset, PadCollate
 from course_utils.text.vocab import Vocab
+from course_utils.training import loop as train
+from course_utils.training.callbacks import Checkpoint, EarlyStopping
 from course_utils.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -28,7 +30,8 @@ from course_utils.training.checkpoint import (
     save_checkpoint,
 )
 from course_utils.training.history import History
-from course_utils.training.loop import batch_metrics, evaluate, fit
+from course_utils.training.loop import evaluate, fit
+from course_utils.training.tasks import batch_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 PAD = 1
@@ -148,7 +151,7 @@ def test_fit_learns_binary_task_to_95_percent():
         nn.BCEWithLogitsLoss(),
         epochs=15,
         device="cpu",
-        early_stopping_patience=4,
+        callbacks=[EarlyStopping(4)],
         progress=False,
         seed=0,
     )
@@ -160,7 +163,7 @@ def test_fit_learns_binary_task_to_95_percent():
     assert all(s > 0 for s in history.train_examples_per_second)
     assert all(e >= t for e, t in zip(history.epoch_seconds, history.train_seconds, strict=True))
     assert train_loader.batch_sampler.epoch == n - 1  # set_epoch called every epoch
-    # restore_best: the model now scores the best epoch's validation accuracy
+    # the best epoch's weights are restored: the model scores its validation accuracy
     assert evaluate(model, valid_loader, nn.BCEWithLogitsLoss())["acc"] == pytest.approx(
         history.best_valid_acc
     )
@@ -179,7 +182,7 @@ def test_fit_learns_multiclass_task():
         nn.CrossEntropyLoss(),
         epochs=15,
         device="cpu",
-        early_stopping_patience=4,
+        callbacks=[EarlyStopping(4)],
         progress=False,
         name="three classes",
     )
@@ -253,8 +256,7 @@ def test_early_stopping_restores_best_weights_and_checkpoint(monkeypatch, tmp_pa
         nn.BCEWithLogitsLoss(),
         epochs=6,
         device="cpu",
-        early_stopping_patience=2,
-        checkpoint_path=ckpt,
+        callbacks=[EarlyStopping(2), Checkpoint(ckpt)],
         progress=False,
     )
     assert history.epochs == 4  # epochs 3 and 4 did not beat epoch 2
@@ -266,26 +268,6 @@ def test_early_stopping_restores_best_weights_and_checkpoint(monkeypatch, tmp_pa
     assert info["extra"]["epoch"] == 2 and info["extra"]["metric"] == 0.7
     saved = torch.load(ckpt, weights_only=True)["state_dict"]
     assert state_equal(saved, snapshots[1])
-
-
-def test_restore_best_false_keeps_last_weights(monkeypatch):
-    snapshots = scripted_evaluate(monkeypatch, [0.9, 0.5, 0.5])
-    train_loader, valid_loader = loaders(n_train=64, n_valid=32)
-    model = TinyLSTM()
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    history = fit(
-        model,
-        train_loader,
-        valid_loader,
-        opt,
-        nn.BCEWithLogitsLoss(),
-        3,
-        device="cpu",
-        restore_best=False,
-        progress=False,
-    )
-    assert history.best_epoch == 1 and not history.stopped_early
-    assert state_equal(model.state_dict(), snapshots[2])
 
 
 def test_monitor_valid_loss_is_minimised(monkeypatch):
@@ -302,7 +284,7 @@ def test_monitor_valid_loss_is_minimised(monkeypatch):
         7,
         device="cpu",
         monitor="valid_loss",
-        early_stopping_patience=3,
+        callbacks=[EarlyStopping(3)],
         progress=False,
     )
     assert (history.best_epoch, history.best_metric) == (4, 0.3)
@@ -322,7 +304,7 @@ def test_early_stopping_without_any_improvement_lr_zero():
         nn.BCEWithLogitsLoss(),
         10,
         device="cpu",
-        early_stopping_patience=2,
+        callbacks=[EarlyStopping(2)],
         progress=False,
     )
     assert history.epochs == 3 and history.stopped_early and history.best_epoch == 1
@@ -337,10 +319,12 @@ def test_bad_monitor_and_patience_are_explained():
     loss = nn.BCEWithLogitsLoss()
     with pytest.raises(ValueError, match="monitor must be one of"):
         fit(model, train_loader, valid_loader, opt, loss, 1, monitor="accuracy", progress=False)
-    with pytest.raises(ValueError, match="early_stopping_patience"):
-        fit(model, train_loader, valid_loader, opt, loss, 1, early_stopping_patience=0)
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        EarlyStopping(0)
     with pytest.raises(FileNotFoundError, match=r"vocab\.save"):
-        fit(model, train_loader, valid_loader, opt, loss, 1, vocab_path="/nonexistent/v.json")
+        Checkpoint("model.pt", vocab_path="/nonexistent/v.json")
+    with pytest.raises(TypeError, match="Callback objects"):
+        fit(model, train_loader, valid_loader, opt, loss, 1, callbacks=[print])
 
 
 # --------------------------------------------------------------------------- determinism, clipping
@@ -482,35 +466,14 @@ def test_history_round_trips_and_summarises(tmp_path):
         History.load(tmp_path / "missing.json")
 
 
-def test_fit_continues_a_history_and_steps_the_scheduler():
+def test_fit_steps_an_epoch_scheduler_once_per_epoch():
     train_loader, valid_loader = loaders(n_train=64, n_valid=32)
     model = TinyLSTM()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     loss = nn.BCEWithLogitsLoss()
-    h = fit(
-        model,
-        train_loader,
-        valid_loader,
-        opt,
-        loss,
-        2,
-        device="cpu",
-        progress=False,
-        scheduler=sched,
-    )
-    h = fit(
-        model,
-        train_loader,
-        valid_loader,
-        opt,
-        loss,
-        1,
-        device="cpu",
-        progress=False,
-        scheduler=sched,
-        history=h,
-    )
+    h = fit(model, train_loader, valid_loader, opt, loss, 3, device="cpu", progress=False,
+            scheduler=sched)  # fmt: skip
     assert h.epochs == 3
     assert h.learning_rate == pytest.approx([0.1, 0.05, 0.025])
     assert train_loader.batch_sampler.epoch == 2
@@ -536,8 +499,7 @@ def trained_checkpoint(tmp_path):
         nn.BCEWithLogitsLoss(),
         2,
         device="cpu",
-        checkpoint_path=ckpt,
-        vocab_path=vocab_path,
+        callbacks=[Checkpoint(ckpt, vocab_path)],
         progress=False,
     )
     return model, ckpt, vocab, valid_loader
@@ -613,7 +575,7 @@ def test_loading_into_another_class_is_refused(tmp_path):
 
 
 def test_missing_random_and_bare_files_are_explained(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"No checkpoint at .*fit\(\.\.\., checkpoint_path"):
+    with pytest.raises(FileNotFoundError, match=r"No checkpoint at .*Checkpoint\(path\)"):
         load_checkpoint(tmp_path / "nope.pt", TinyLSTM())
     junk = tmp_path / "junk.pt"
     for seed in range(200):  # random bytes fail inside torch.load in many different ways
@@ -642,11 +604,7 @@ def test_checkpoint_unwraps_wrappers_and_rejects_unserialisable_config(tmp_path)
 
 
 def test_real_course_models_round_trip_through_fit_checkpoints(tmp_path):
-    models = pytest.importorskip("course_utils.models")
-    classes = getattr(models, "MODEL_CLASSES", None)
-    if not classes or "RecurrentClassifier" not in classes:
-        pytest.skip("course_utils.models.MODEL_CLASSES is not available yet")
-    cls = classes["RecurrentClassifier"]
+    cls = RecurrentClassifier
     seed_everything(0)
     model = cls(
         VOCAB_SIZE,
@@ -669,10 +627,10 @@ def test_real_course_models_round_trip_through_fit_checkpoints(tmp_path):
         nn.BCEWithLogitsLoss(),
         1,
         device="cpu",
-        checkpoint_path=ckpt,
+        callbacks=[Checkpoint(ckpt)],
         progress=False,
     )
-    rebuilt, _ = load_checkpoint(ckpt)  # from the real MODEL_CLASSES registry
+    rebuilt, _ = load_checkpoint(ckpt)  # from the real registry of course models
     assert type(rebuilt) is cls and rebuilt.config == model.config
     assert torch.equal(predict(rebuilt, valid_loader)[0], predict(model, valid_loader)[0])
     small = cls(1000, 8, 8, 1, bidirectional=True, padding_idx=PAD, pooling=("max", "mean"))

@@ -100,7 +100,7 @@ def load_multi30k(
             path = root / f"{split}.{lang}.gz"
             if not path.is_file():
                 raise DataError(
-                    f"{path} is missing. Run course_utils.data.download('multi30k') again."
+                    f"{path} is missing. Run course_utils.datasets.download('multi30k') again."
                 )
             pair.append(read_lines(path)[:limit])
         if len(pair[0]) != len(pair[1]):

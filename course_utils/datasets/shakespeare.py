@@ -9,7 +9,7 @@ Two ways to cut the windows are provided, because the lesson compares them:
   stateful model can carry its hidden state from one window to the next
   (truncated backpropagation through time, as in karpathy's char-rnn);
 * :class:`ChunkBatches` cuts the text into independent windows shuffled every
-  epoch, the way the seed tutorial trains its ``TextGenerator``: each window
+  epoch, the way the classic tutorials train its ``TextGenerator``: each window
   starts from a zero state and sees no context before it.
 
 Both yield ``(inputs [B, T], targets [B, T])`` with the targets shifted by one
@@ -195,7 +195,7 @@ def load_tiny_shakespeare_words(
     min_freq: int = 2,
     lower: bool = True,
 ) -> TextCorpus:
-    """Tiny Shakespeare as a word corpus, for the seed's word-level ``TextGenerator``.
+    """Tiny Shakespeare as a word corpus, for the classic word-level ``TextGenerator``.
 
     Words are spaCy ``blank("en")`` tokens, punctuation and line breaks are tokens of
     their own. The vocabulary comes from the training part only (words seen at least
@@ -252,7 +252,7 @@ class ChunkBatches:
     """Independent windows of ``seq_len + 1`` tokens, shuffled anew every epoch.
 
     Every window starts at a multiple of ``seq_len``; ``set_epoch`` (called by
-    ``fit``) reshuffles them with ``seed + epoch``. This is the seed tutorial's
+    ``fit``) reshuffles them with ``seed + epoch``. This is the classic tutorials' way
     layout: no window continues another, so the hidden state must start from zeros.
     ``random_offset=True`` also shifts every window by a random number of tokens each
     epoch (after the first), so a model trained for many epochs sees each passage at

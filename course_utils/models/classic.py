@@ -1,4 +1,4 @@
-"""The seed tutorials' models, kept under their original names.
+"""The classic tutorials' models, kept under their original names.
 
 The course starts from the architectures that classic sentiment and text
 generation tutorials use: embedding → recurrent layer → linear layer. They are
@@ -7,7 +7,7 @@ the hidden state at the *last position of the padded batch*. A short review
 padded to the length of the longest one in its batch is therefore classified
 from a state that has just processed a run of ``<pad>`` tokens, so its
 prediction changes with whatever else happens to be in the batch. Later
-lessons fix this and improve on the seeds step by step, ending in
+lessons fix this and improve on them step by step, ending in
 :class:`course_utils.models.classifier.RecurrentClassifier`:
 
 * packing (``pack_padded_sequence``) or masking so that padding is never read,
@@ -25,7 +25,7 @@ from torch import nn
 from course_utils.models.common import constructor_arguments
 
 
-class _SeedClassifier(nn.Module):
+class _ClassicClassifier(nn.Module):
     """Embedding → one recurrent layer → linear layer on the last padded position.
 
     The three seed classifiers differ only in their recurrent layer, so they
@@ -49,14 +49,14 @@ class _SeedClassifier(nn.Module):
         ignored: the seed reads the state at position ``time - 1``, which for
         any row shorter than the batch is a state computed over padding.
         """
-        del lengths  # The seed architecture does not use them; that is its flaw.
+        del lengths  # The classic architecture does not use them; that is its flaw.
         embedded = self.embedding(tokens)
         outputs, _ = self.rnn(embedded)
         return self.fc(outputs[:, -1, :])
 
 
-class RNNModel(_SeedClassifier):
-    """The seed's vanilla RNN classifier (``nn.RNN``, tanh).
+class RNNModel(_ClassicClassifier):
+    """The classic tutorials' vanilla RNN classifier (``nn.RNN``, tanh).
 
     It classifies from the hidden state at the last position of the padded
     batch and ignores ``lengths``, so padding changes its predictions; plain
@@ -69,8 +69,8 @@ class RNNModel(_SeedClassifier):
     rnn_class = nn.RNN
 
 
-class TextClassifier(_SeedClassifier):
-    """The seed's LSTM sentiment classifier.
+class TextClassifier(_ClassicClassifier):
+    """The classic tutorials' LSTM sentiment classifier.
 
     The LSTM's gates keep information over long reviews far better than a
     plain RNN, but this seed still reads the last position of the padded
@@ -83,8 +83,8 @@ class TextClassifier(_SeedClassifier):
     rnn_class = nn.LSTM
 
 
-class GRUModel(_SeedClassifier):
-    """The seed's GRU classifier: an LSTM-like gated cell with fewer parameters.
+class GRUModel(_ClassicClassifier):
+    """The classic tutorials' GRU classifier: an LSTM-like gated cell with fewer parameters.
 
     Like the other seeds it ignores ``lengths`` and reads the last position of
     the padded batch, so padding changes its predictions. Later lessons add
@@ -97,7 +97,7 @@ class GRUModel(_SeedClassifier):
 
 
 class TextGenerator(nn.Module):
-    """The seed's LSTM language model: predict the next token at every step.
+    """The classic tutorials' LSTM language model: predict the next token at every step.
 
     Unlike the classifiers it needs no lengths: training text is cut into
     equal-length chunks, so there is no padding. ``forward`` returns one row of

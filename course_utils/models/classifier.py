@@ -1,6 +1,6 @@
 """The configurable recurrent text classifier the course builds up to.
 
-:class:`RecurrentClassifier` gathers every improvement over the seed models
+:class:`RecurrentClassifier` gathers every improvement over the classic models
 (:mod:`course_utils.models.classic`) behind constructor arguments, so a lesson
 can switch one of them on and measure what it changes: the cell type, stacked
 and bidirectional layers, dropout, pretrained embeddings, how the sequence of
@@ -56,7 +56,7 @@ class AttentionPooling(nn.Module):
 class RecurrentClassifier(nn.Module):
     """Embedding → (bi)directional stacked RNN/LSTM/GRU → pooling → linear layer.
 
-    Arguments beyond the seed models' four sizes:
+    Arguments beyond the classic models' four sizes:
 
     * ``cell``: ``"lstm"``, ``"gru"`` or ``"rnn"`` (tanh).
     * ``num_layers``, ``bidirectional``: stacked layers; a second direction
@@ -91,7 +91,7 @@ class RecurrentClassifier(nn.Module):
       (:func:`~course_utils.models.lengths.reverse_padded`), with ``self.rnn``'s own
       parameters. Outputs, final states and gradients equal the packed ones, at padded speed.
     * ``"auto"`` (default): ``"packed"`` on CUDA, ``"masked"`` elsewhere.
-    * ``"none"``: the seed behaviour — state at the last padded position,
+    * ``"none"``: the classic tutorials' behaviour — state at the last padded position,
       pooling over padding too, backward direction starting on padding. Only
       for showing why the other modes exist: it is *not* padding invariant.
 

@@ -1,6 +1,6 @@
 """A recurrent language model with a choice of cell, for characters or words.
 
-The seed's :class:`~course_utils.models.classic.TextGenerator` is an LSTM; the
+The classic tutorials' :class:`~course_utils.models.classic.TextGenerator` is an LSTM; the
 generation lesson compares RNN, LSTM and GRU cells on the same budget, so this
 model takes ``cell`` as an argument and otherwise matches the seed: embedding →
 stacked recurrent layers → dropout → a linear layer giving next-token logits at

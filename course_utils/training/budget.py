@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils.training.callbacks import BatchScheduler
+from course_utils.training.callbacks import BatchScheduler, Callback
 from course_utils.training.history import History
 from course_utils.training.loop import evaluate, fit
 from course_utils.training.tasks import Task
@@ -52,7 +53,7 @@ def one_cycle(progress: float, warmup: float = 0.05, final_fraction: float = 1 /
     return final_fraction + (1 - final_fraction) * cosine
 
 
-class TimedRounds:
+class TimedRounds(Callback):
     """Batches from an endless pass over ``loader``, ``round_seconds`` of training at a time.
 
     Each round is one "epoch" for ``fit`` (one validation): it yields batches until the
@@ -60,7 +61,9 @@ class TimedRounds:
     ``round_seconds``. The next round continues where the last one stopped; when
     ``loader`` runs out, a new pass starts (with ``loader.set_epoch(pass)`` when it has
     one, so shuffled windows are reshuffled). :attr:`progress` is the share of all
-    ``rounds`` spent, which drives the learning-rate schedule.
+    ``rounds`` spent, which drives the learning-rate schedule. Given to ``fit`` as a
+    callback too, its clock travels with a resumed run (which restarts its pass over the
+    loader: a time-budgeted run resumes close to, not exactly where, it stopped).
     """
 
     def __init__(self, loader: Iterable, round_seconds: float, rounds: int) -> None:
@@ -73,6 +76,13 @@ class TimedRounds:
         self.trained_seconds = 0.0
         self._round_start: float | None = None
         self._batches: Iterator | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"passes": self.passes, "steps": self.steps, "seconds": self.trained_seconds}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.passes, self.steps = state["passes"], state["steps"]
+        self.trained_seconds = state["seconds"]
 
     @property
     def progress(self) -> float:
@@ -157,6 +167,7 @@ def fit_on_budget(
     weight_decay: float = 0.0,
     name: str | None = None,
     seed: int = 0,
+    resume: str | os.PathLike | None = None,
 ) -> tuple[History, int]:
     """Train for ``plan``'s minutes; return the history and the number of steps taken.
 
@@ -164,7 +175,8 @@ def fit_on_budget(
     to norm 1; the run ends with the weights of its best validation round. Each round
     stops itself when its time is up, so the run ends on time without ``fit``'s
     ``TimeBudget`` callback (whose estimate from the longest epoch would count the first
-    round's warm-up against the last one, and cut the schedule short).
+    round's warm-up against the last one, and cut the schedule short). ``resume`` is
+    ``fit``'s: a killed run continues from its last validation with the time it had left.
     """
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     rounds = TimedRounds(train_loader, plan.round_seconds, plan.rounds)
@@ -179,7 +191,8 @@ def fit_on_budget(
         task=task,
         clip_grad_norm=1.0,
         monitor="valid_loss",
-        callbacks=[BatchScheduler(scheduler)],
+        callbacks=[BatchScheduler(scheduler), rounds],
+        resume=resume,
         name=name,
         seed=seed,
     )

@@ -142,7 +142,7 @@ def _unreadable(path: Path, err: BaseException) -> CheckpointError:
     return CheckpointError(
         f"{path} is not a course checkpoint: torch.load(weights_only=True) could not read "
         f"it ({first_line}). Save models with course_utils.training.checkpoint.save_checkpoint or "
-        "fit(..., checkpoint_path=...)."
+        "fit(..., callbacks=[Checkpoint(path)])."
     )
 
 
@@ -155,8 +155,8 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     path = Path(path)
     if not path.is_file():
         hint = (
-            "Train the model first with fit(..., checkpoint_path=...) or save_checkpoint(), "
-            "or check the path"
+            "Train the model first with fit(..., callbacks=[Checkpoint(path)]) or "
+            "save_checkpoint(), or check the path"
         )
         if path.exists():
             raise FileNotFoundError(f"{path} is a folder, not a checkpoint file. {hint}.")
@@ -188,7 +188,8 @@ def _check_payload(path: Path, payload: Any) -> None:
             )
         raise CheckpointError(
             f"{path} is not a course checkpoint (no 'format' entry). Save models with "
-            "course_utils.training.checkpoint.save_checkpoint or fit(..., checkpoint_path=...)."
+            "save_checkpoint (course_utils.training.checkpoint) or fit(..., "
+            "callbacks=[Checkpoint(path)])."
         )
     if payload["format"] != FORMAT:
         raise CheckpointError(

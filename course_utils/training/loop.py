@@ -167,9 +167,10 @@ def fit(
     best epoch (accuracies: higher is better; losses: lower), whose weights the run ends
     with. ``clip_grad_norm`` caps the gradients' total norm; ``scheduler`` is stepped once
     per epoch (``ReduceLROnPlateau`` gets the monitored metric). ``seed`` seeds every
-    generator first. ``resume`` names a file holding the whole run after every epoch: if it
-    exists, training continues after its last epoch, and ends with the same weights as a
-    run never interrupted (on the CPU). ``progress`` adds a :class:`ProgressLog`.
+    generator first. ``resume`` names a file that holds the whole run after every epoch
+    while it is unfinished: if a killed run left it, training continues after its last
+    epoch and ends with the same weights as a run never interrupted (on the CPU); a run
+    that ends normally deletes it. ``progress`` adds a :class:`ProgressLog`.
     """
     callbacks = _checked(epochs, monitor, callbacks)
     if seed is not None:
@@ -203,6 +204,8 @@ def fit(
                 callback.on_epoch_end(run)
             if resume is not None and run.main:
                 state.save_run(resume, run, callbacks)
+        if resume is not None and run.main:
+            Path(resume).unlink(missing_ok=True)  # finished: a new call starts a new run
     finally:
         run.restore_best()
         for callback in callbacks:
