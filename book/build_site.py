@@ -32,7 +32,7 @@ SECTIONS = (
 )
 # A markdown link or image: ``[text](target)``, ``![alt](target "title")``.
 LINK = re.compile(
-    r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target><[^>]*>|[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)"
+    r"(?P<bang>!?)\[(?P<text>[^\[\]]*)\]\((?P<target><[^>]*>|[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)"
 )
 SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", flags=re.I)
 NUMBER = re.compile(r"^(\d+)_")
@@ -89,7 +89,8 @@ class Stage:
     """The staging copy of the course that Sphinx reads, and the rules that fill it.
 
     Relative links are pointed at what the site has: a page of the site stays as it is; the
-    README becomes the front page; an image from elsewhere in the repository is copied in; any
+    README becomes the front page; an image from elsewhere in the repository is copied in, and
+    one from another host (a CI badge) becomes its alt text, as it cannot load offline; any
     other file of the repository (a module, a data README) is linked online when the
     repository's address is known, and otherwise becomes plain text, because the site must
     not carry links that lead nowhere. A link to something that does not exist at all is left
@@ -127,6 +128,8 @@ class Stage:
     def _link(self, match: re.Match, page: str) -> str:
         target = match["target"].strip("<>")
         path, hash_, fragment = target.partition("#")
+        if match["bang"] and SCHEME.match(path) and not path.startswith("data:"):
+            return match["text"]  # an image from another host (a CI badge): its alt text
         if not path or SCHEME.match(path) or path.startswith("/"):
             return match[0]
         here = os.path.dirname(page)

@@ -197,7 +197,8 @@ def test_pages_are_found_by_glob_and_a_missing_lesson_falls_back_to_the_index(
     tmp_path, monkeypatch
 ):
     """A renamed exercise without a lesson of its number links the lessons index; a new
-    docs page appears; a README link to a file the site lacks is not left dangling."""
+    docs page appears; a README link to a file the site lacks is not left dangling, and its
+    badge from another host is not loaded."""
     monkeypatch.delenv("COURSE_SOURCE_URL", raising=False)
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     repo, staged = tmp_path / "repo", tmp_path / "staged"
@@ -208,7 +209,9 @@ def test_pages_are_found_by_glob_and_a_missing_lesson_falls_back_to_the_index(
     (repo / "docs").mkdir()
     (repo / "docs" / "new_page.md").write_text("# New\n\n[home](../README.md)\n")
     (repo / "tools.py").write_text("")
-    readme = "# Course\n\nSee [the tools](tools.py) and [lesson 1](lessons/01_intro.ipynb).\n"
+    badge = "[![CI](https://example.org/badge.svg)](https://example.org/runs)"
+    links = "See [the tools](tools.py) and [lesson 1](lessons/01_intro.ipynb)."
+    readme = f"# Course\n\n{badge}\n\n{links}\n"
     (repo / "README.md").write_text(readme + "\n## Quick start\n\nmake lab\n\n## Details\n\nx\n")
 
     pages = builder.stage(repo, staged)
@@ -217,6 +220,7 @@ def test_pages_are_found_by_glob_and_a_missing_lesson_falls_back_to_the_index(
     assert "[home](../index.md)" in (staged / "docs/new_page.md").read_text()
     index = (staged / "index.md").read_text()
     assert "See the tools and [lesson 1](lessons/01_intro.ipynb)" in index
+    assert "[CI](https://example.org/runs)" in index and "badge.svg" not in index
     assert "## Quick start" in index and "## Details" not in index
 
     def first_cell(page: str) -> str:
