@@ -46,6 +46,8 @@ html_context = {"default_mode": "auto"}
 if source_url():
     html_theme_options |= {"repository_url": source_url(), "use_repository_button": True}
 html_copy_source = False
+# A search result's summary is fetched from its page, which browsers refuse on file:// pages.
+html_show_search_summary = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
 

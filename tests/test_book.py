@@ -330,6 +330,25 @@ def test_page_shows_figures_and_math_offline(browser, site, page):
     assert not raw, f"{page}: raw math delimiters {raw} left in the text"
 
 
+def test_search_finds_lessons_offline(browser, site):
+    """Sphinx's search runs in the page from its own index: it must work from file:// too."""
+    context = browser.new_context()
+    tab = context.new_page()
+    errors, requests = [], []
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        tab.goto((site / "search.html").as_uri() + "?q=bidirectional", wait_until="load")
+        found = tab.locator("#search-results li")
+        found.first.wait_for(timeout=30_000)
+        tab.wait_for_timeout(500)
+        assert found.count() > 0
+    finally:
+        context.close()
+    assert not errors, f"errors in the browser console while searching: {errors[:5]}"
+    assert all(url.startswith(LOCAL) for url in requests), requests
+
+
 def test_lesson_pages_carry_math_and_figures():
     """The browser test above proves something only if the lessons have math and figures."""
     assert any(figures_in(page) > 0 for page in PAGES["lessons"])
