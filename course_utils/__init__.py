@@ -12,7 +12,8 @@ can read in this order and never meet a name you have not seen yet.
 3. ``datasets``: ``download(name)`` with checksums and an offline mirror (internals in
    ``_``-modules), then one module per corpus: IMDb, Tiny Shakespeare, UD English-EWT,
    Multi30k, each as batches ready for a model.
-4. ``models``: one file per family, imported on demand; ``models.common`` is what they share.
+4. ``models``: one file per family, imported on demand (``models.building`` and
+   ``models.common`` hold what they share).
 5. ``training``: ``training.loop`` (``fit`` and ``evaluate``, the short loop), then tasks,
    history, callbacks, checkpoints, resume and lesson 10's time budget.
 6. ``recipes``: lesson 05's sentiment model as one set of choices.

@@ -14,9 +14,9 @@ from torch.testing import assert_close
 
 from course_utils import models
 from course_utils.models import MODEL_MODULES, count_parameters, model_class
+from course_utils.models.building import constructor_arguments
 from course_utils.models.classic import GRUModel, RNNModel, TextClassifier, TextGenerator
 from course_utils.models.classifier import POOLINGS, RecurrentClassifier
-from course_utils.models.common import constructor_arguments
 from course_utils.models.lengths import reverse_padded
 from course_utils.models.scratch import ScratchRNN
 from course_utils.training.checkpoint import load_checkpoint, save_checkpoint

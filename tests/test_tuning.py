@@ -17,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from course_utils import tuning
+from course_utils.tuning import studies as tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "study_worker_script.py"

@@ -13,8 +13,9 @@
 * :mod:`~course_utils.models.min_rnn`, :mod:`~course_utils.models.min_rnn_lm`,
   :mod:`~course_utils.models.transformer_lm`: lesson 10's parallel-scan RNNs and the
   Transformer they race.
-* :mod:`~course_utils.models.common`: what every model shares (its device, eval mode,
-  its constructor arguments).
+* :mod:`~course_utils.models.building`: what a model definition needs (its arguments
+  recorded once, stacked recurrent layers); :mod:`~course_utils.models.common`: what
+  using a model needs (its device, eval mode, binary logits).
 
 Nothing is imported here eagerly: a lesson that uses one family loads only that family,
 so a change to ``seq2seq.py`` cannot touch the outputs of a lesson that never translates.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments, stacked_rnn
 
 
 class _ClassicClassifier(nn.Module):
@@ -121,14 +121,7 @@ class TextGenerator(nn.Module):
         super().__init__()
         self.config = constructor_arguments()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        # nn.LSTM only drops out *between* layers and warns when asked to with one layer.
-        self.rnn = nn.LSTM(
-            embed_dim,
-            hidden_dim,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = stacked_rnn(nn.LSTM, embed_dim, hidden_dim, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_dim, vocab_size)
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments, stacked_rnn
 from course_utils.models.lengths import CELLS, LENGTH_MODES, check_lengths, run_masked
 
 POOLINGS = ("last", "max", "mean", "attention")
@@ -137,14 +137,8 @@ class RecurrentClassifier(nn.Module):
                 self.embedding.weight.copy_(pretrained_embeddings)
         if freeze_embeddings:
             self.freeze_embeddings()
-        # nn.LSTM only drops out *between* layers and warns when asked to with one layer.
-        self.rnn = CELLS[cell](
-            embed_dim,
-            hidden_dim,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
+        self.rnn = stacked_rnn(
+            CELLS[cell], embed_dim, hidden_dim, num_layers, dropout, bidirectional
         )
         state_dim = hidden_dim * self.num_directions
         self.attention = (

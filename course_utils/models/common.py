@@ -9,15 +9,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["constructor_arguments", "eval_mode", "is_binary_logits", "model_device"]
+__all__ = ["eval_mode", "is_binary_logits", "model_device"]
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -47,24 +45,3 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def is_binary_logits(logits: torch.Tensor) -> bool:
     """True for ``[B]`` or ``[B, 1]`` logits: one score per example, read with a sigmoid."""
     return logits.dim() == 1 or (logits.dim() == 2 and logits.shape[1] == 1)
-
-
-def constructor_arguments(**replace: Any) -> dict[str, Any]:
-    """The arguments the calling ``__init__`` was given, as ``{name: value}`` (d2l's way).
-
-    Every course model calls ``self.config = constructor_arguments()`` so that a checkpoint
-    can rebuild it as ``cls(**config)`` without each constructor listing its arguments a
-    second time by hand (where one forgotten argument silently rebuilds another model).
-    ``replace`` overrides values that must not be stored as given: pretrained embedding
-    weights, for instance, travel in the state dict, not in the config.
-    """
-    frame = inspect.currentframe()
-    caller = frame.f_back if frame is not None else None
-    if caller is None:  # pragma: no cover - only on Pythons without frame support
-        raise RuntimeError("constructor_arguments() needs Python frame support.")
-    info = inspect.getargvalues(caller)
-    config = {name: info.locals[name] for name in info.args if name != "self"}
-    unknown = set(replace) - set(config)
-    if unknown:
-        raise TypeError(f"constructor_arguments got names that are not arguments: {unknown}")
-    return {**config, **replace}

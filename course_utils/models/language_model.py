@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments, stacked_rnn
 from course_utils.models.lengths import CELLS
 
 
@@ -53,13 +53,7 @@ class CharLanguageModel(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
         self.config = constructor_arguments()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = CELLS[cell](
-            embed_dim,
-            hidden_dim,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = stacked_rnn(CELLS[cell], embed_dim, hidden_dim, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_dim, vocab_size)
         if cell == "lstm":

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments
 
 __all__ = [
     "MinGRU",

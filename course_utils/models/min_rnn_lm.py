@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments
 from course_utils.models.language_model import check_token_batch
 from course_utils.models.min_rnn import MinGRU, MinLSTM
 

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments
 
 
 class ScratchRNN(nn.Module):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments
 from course_utils.models.lengths import check_lengths, reverse_padded
 
 __all__ = ["AdditiveAttention", "AttentionSeq2Seq", "BottleneckSeq2Seq", "Encoder", "Memory"]
@@ -120,11 +120,27 @@ def readout(in_dim: int, out_dim: int, vocab_size: int) -> nn.Sequential:
 class _EncoderDecoder(nn.Module):
     """The teacher-forced training loop shared by both models; subclasses define :meth:`step`."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        emb_dim: int,
+        enc_hidden: int,
+        dec_hidden: int,
+        dropout: float,
+        src_pad_index: int,
+        tgt_pad_index: int,
+    ) -> None:
+        """The parts both models share: the encoder, the target embedding and dropout."""
         super().__init__()
         #: ``[teacher-forced decisions, all decisions]`` counted since the last reset:
         #: what ``teacher_forcing_ratio`` actually did during training.
         self.forcing_counts = [0, 0]
+        self.encoder = Encoder(
+            src_vocab_size, emb_dim, enc_hidden, dec_hidden, dropout, src_pad_index
+        )
+        self.embedding = nn.Embedding(tgt_vocab_size, emb_dim, padding_idx=tgt_pad_index)
+        self.dropout = nn.Dropout(dropout)
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> Memory:
         """Run the encoder once: the memory every decoder step reads."""
@@ -215,15 +231,11 @@ class BottleneckSeq2Seq(_EncoderDecoder):
         tgt_pad_index: int = 1,
         out_dim: int = 256,
     ) -> None:
-        super().__init__()
+        super().__init__(src_vocab_size, tgt_vocab_size, emb_dim, enc_hidden, dec_hidden,
+                         dropout, src_pad_index, tgt_pad_index)  # fmt: skip
         self.config = constructor_arguments()
-        self.encoder = Encoder(
-            src_vocab_size, emb_dim, enc_hidden, dec_hidden, dropout, src_pad_index
-        )
-        self.embedding = nn.Embedding(tgt_vocab_size, emb_dim, padding_idx=tgt_pad_index)
         self.cell = nn.GRUCell(emb_dim + dec_hidden, dec_hidden)
         self.out = readout(2 * dec_hidden + emb_dim, out_dim, tgt_vocab_size)
-        self.dropout = nn.Dropout(dropout)
 
     def advance(self, embedded, hidden, memory):
         z = memory[2]
@@ -253,17 +265,13 @@ class AttentionSeq2Seq(_EncoderDecoder):
         tgt_pad_index: int = 1,
         out_dim: int = 256,
     ) -> None:
-        super().__init__()
+        super().__init__(src_vocab_size, tgt_vocab_size, emb_dim, enc_hidden, dec_hidden,
+                         dropout, src_pad_index, tgt_pad_index)  # fmt: skip
         self.config = constructor_arguments()
-        self.encoder = Encoder(
-            src_vocab_size, emb_dim, enc_hidden, dec_hidden, dropout, src_pad_index
-        )
         enc_dim = self.encoder.output_dim
         self.attention = AdditiveAttention(enc_dim, dec_hidden, attn_dim)
-        self.embedding = nn.Embedding(tgt_vocab_size, emb_dim, padding_idx=tgt_pad_index)
         self.cell = nn.GRUCell(emb_dim + enc_dim, dec_hidden)
         self.out = readout(dec_hidden + enc_dim + emb_dim, out_dim, tgt_vocab_size)
-        self.dropout = nn.Dropout(dropout)
 
     def encode(self, src, src_lengths):
         states, mask, summary = self.encoder(src, src_lengths)

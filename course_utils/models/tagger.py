@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments, stacked_rnn
 from course_utils.models.lengths import LENGTH_MODES, check_lengths, run_masked
 
 __all__ = ["BiLSTMTagger", "CharCNN"]
@@ -123,14 +123,7 @@ class BiLSTMTagger(nn.Module):
             else None
         )
         input_dim = embed_dim + (char_filters if self.char_cnn is not None else 0)
-        self.rnn = nn.LSTM(
-            input_dim,
-            hidden_dim,
-            num_layers=num_layers,
-            bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = stacked_rnn(nn.LSTM, input_dim, hidden_dim, num_layers, dropout, True)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * hidden_dim, num_tags)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.models.common import constructor_arguments
+from course_utils.models.building import constructor_arguments
 from course_utils.models.language_model import check_token_batch
 
 
