@@ -235,15 +235,20 @@ def stage(root: Path, dest: Path, only: list[str] | None = None) -> dict[str, li
 def build(build_dir: Path = BUILD, only: list[str] | None = None, jobs: str = "auto") -> int:
     """Stage the course and run Sphinx on it; the site lands in ``build_dir / "html"``.
 
-    Sphinx's warnings go to ``build_dir / "warnings.log"`` as well as to the terminal, so the
-    test can show them. Returns Sphinx's exit status.
+    Sphinx rebuilds only the pages whose files changed; when a page was added, renamed or
+    removed, it starts afresh, because links to that page from unchanged pages would keep
+    their old (broken) target. Its warnings go to ``build_dir / "warnings.log"`` as well as to
+    the terminal, so the test can show them. Returns Sphinx's exit status.
     """
     from sphinx.cmd.build import build_main
 
-    stage(ROOT, build_dir / "src", only)
+    source = build_dir / "src"
+    before = {p for p in source.rglob("*") if p.is_file()}
+    stage(ROOT, source, only)
+    fresh = ["-E"] if before != {p for p in source.rglob("*") if p.is_file()} else []
     warnings = build_dir / "warnings.log"
-    args = ["-b", "html", "-c", str(BOOK), "-d", str(build_dir / "doctrees"), "-j", jobs]
-    args += ["-q", "-w", str(warnings), str(build_dir / "src"), str(build_dir / "html")]
+    args = ["-b", "html", "-c", str(BOOK), "-d", str(build_dir / "doctrees"), "-j", jobs, *fresh]
+    args += ["-q", "-w", str(warnings), str(source), str(build_dir / "html")]
     return build_main(args)
 
 

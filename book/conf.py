@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import mathjax
+from sphinx.application import Sphinx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_site import source_url
@@ -57,7 +58,7 @@ MATHJAX_PARTS = ("tex-svg.js", "input", "ui", "a11y", "sre")
 mathjax_path = "mathjax/tex-svg.js"
 
 
-def copy_mathjax(app, exception) -> None:
+def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     """Copy the MathJax files the pages load (and those it loads lazily) into ``_static``.
 
     Only the ES5 bundle with SVG output, its TeX extensions, menu and accessibility parts: the
@@ -76,7 +77,7 @@ def copy_mathjax(app, exception) -> None:
     shutil.copy2(MATHJAX / "LICENSE", target / "LICENSE")
 
 
-def drop_template_fragments(app, exception) -> None:
+def drop_template_fragments(app: Sphinx, exception: Exception | None) -> None:
     """Delete the themes' Jinja macro files that Sphinx copies into ``_static`` as they are:
     they are no pages, and their unrendered ``{{ pathto(...) }}`` links lead nowhere."""
     if exception is None and app.builder.format == "html":
@@ -84,6 +85,6 @@ def drop_template_fragments(app, exception) -> None:
             fragment.unlink()
 
 
-def setup(app) -> None:
+def setup(app: Sphinx) -> None:
     app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", drop_template_fragments)
