@@ -348,6 +348,7 @@ def test_every_model_class_rebuilds_from_its_config_and_round_trips_a_checkpoint
         "MinLSTM": {"input_dim": 3, "hidden_dim": 4},
         "MinRNNLanguageModel": {"vocab_size": VOCAB, "dim": 8, "num_layers": 1},
         "TransformerLanguageModel": {"vocab_size": VOCAB, "dim": 8, "num_layers": 1, "heads": 2},
+        "NgramClassifier": {"num_buckets": 64},
     }
     assert set(MODEL_MODULES) == set(examples)
     for name, kwargs in examples.items():

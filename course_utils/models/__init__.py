@@ -10,6 +10,7 @@
 * :mod:`~course_utils.models.language_model`: a character / word language model.
 * :mod:`~course_utils.models.tagger`: a BiLSTM sequence labeller with a character CNN.
 * :mod:`~course_utils.models.seq2seq`: encoder–decoders, with and without attention.
+* :mod:`~course_utils.models.ngram`: NBSVM, the bag-of-n-grams baseline (lesson 02).
 * :mod:`~course_utils.models.min_rnn`, :mod:`~course_utils.models.min_rnn_lm`,
   :mod:`~course_utils.models.transformer_lm`: lesson 10's parallel-scan RNNs and the
   Transformer they race.
@@ -45,6 +46,7 @@ MODEL_MODULES: dict[str, str] = {
     "MinLSTM": "min_rnn",
     "MinRNNLanguageModel": "min_rnn_lm",
     "TransformerLanguageModel": "transformer_lm",
+    "NgramClassifier": "ngram",
 }
 
 

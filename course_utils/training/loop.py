@@ -116,9 +116,25 @@ def train_epoch(
             nn.utils.clip_grad_norm_(run.model.parameters(), clip_grad_norm)
         run.optimizer.step()
         totals.add(step)
-        for callback in callbacks:
-            callback.on_batch_end(run)
+        _notify(callbacks, "on_batch_end", run)
     return totals.result("The training loader yielded no examples.")
+
+
+def _notify(callbacks: Sequence[Callback], hook: str, run: Run) -> None:
+    """Call every callback's ``hook`` (``"on_epoch_end"``, ...) with the run."""
+    for callback in callbacks:
+        getattr(callback, hook)(run)
+
+
+def _run_file(path: str | Path | None, run: Run, callbacks: Sequence[Callback]) -> Any:
+    """``fit(resume=path)``'s file, after restoring the run a killed one left in it."""
+    if path is None:
+        return None
+    from course_utils.training.resume import RunFile  # loaded by the runs that resume
+
+    run_file = RunFile(path)
+    run_file.restore(run, callbacks)
+    return run_file
 
 
 def _step_scheduler(scheduler: Any, run: Run) -> None:
@@ -182,17 +198,11 @@ def fit(
     run.main, run.batches_per_epoch = distributed.is_main_process(), _length(train_loader)
     run.show = progress and run.main
     callbacks = [ProgressLog()] * run.show + callbacks
-    if resume is not None:
-        from course_utils.training import resume as state  # loaded by the runs that resume
-
-        if Path(resume).exists():
-            state.load_run(resume, run, callbacks)
-    for callback in callbacks:
-        callback.on_fit_start(run)
+    run_file = _run_file(resume, run, callbacks)
+    _notify(callbacks, "on_fit_start", run)
     try:
         while run.epoch < epochs and not run.stopping:
-            for callback in callbacks:
-                callback.on_epoch_start(run)
+            _notify(callbacks, "on_epoch_start", run)
             start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
             train = train_epoch(run, train_loader, loss_fn, task, clip_grad_norm, callbacks)
             train_seconds = time.perf_counter() - start
@@ -200,16 +210,14 @@ def fit(
             history.record_epoch(train, valid, lr, train_seconds, time.perf_counter() - start)
             run.keep_if_best()
             _step_scheduler(scheduler, run)
-            for callback in callbacks:
-                callback.on_epoch_end(run)
-            if resume is not None and run.main:
-                state.save_run(resume, run, callbacks)
-        if resume is not None and run.main:
-            Path(resume).unlink(missing_ok=True)  # finished: a new call starts a new run
+            _notify(callbacks, "on_epoch_end", run)
+            if run_file is not None:
+                run_file.save(run, callbacks)
+        if run_file is not None:
+            run_file.remove()  # finished: a new call starts a new run
     finally:
         run.restore_best()
-        for callback in callbacks:
-            callback.on_fit_end(run)
+        _notify(callbacks, "on_fit_end", run)
     distributed.finish(module)
     return history
 

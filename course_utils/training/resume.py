@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from course_utils import distributed
 from course_utils.training.callbacks import Callback, Run
 from course_utils.training.checkpoint import (
     CheckpointError,
@@ -35,7 +36,7 @@ from course_utils.training.checkpoint import (
 )
 from course_utils.training.history import History
 
-__all__ = ["get_rng_state", "load_run", "save_run", "set_rng_state"]
+__all__ = ["RunFile", "get_rng_state", "load_run", "save_run", "set_rng_state"]
 
 KIND = "training-state"
 
@@ -126,3 +127,23 @@ def load_run(path: str | os.PathLike, run: Run, callbacks: Sequence[Callback]) -
         callback.load_state_dict(state)
     set_rng_state(payload["rng"])
     run.resumed_from = path
+
+
+class RunFile:
+    """The file behind ``fit(resume=path)``: restored at the start, saved after every epoch
+    (by rank 0), removed when the run ends normally, so the next call starts a new run."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def restore(self, run: Run, callbacks: Sequence[Callback]) -> None:
+        if self.path.exists():
+            load_run(self.path, run, callbacks)
+
+    def save(self, run: Run, callbacks: Sequence[Callback]) -> None:
+        if run.main:
+            save_run(self.path, run, callbacks)
+
+    def remove(self) -> None:
+        if distributed.is_main_process():
+            self.path.unlink(missing_ok=True)
