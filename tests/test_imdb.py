@@ -80,3 +80,23 @@ def test_dataloaders_in_one_call():
     train_tokens = {t for text in data.train.texts for t in loaders.tokenizer(text)}
     only_in_test = sorted(test_tokens - train_tokens)
     assert only_in_test and all(loaders.vocab[t] == loaders.vocab.unk_index for t in only_in_test)
+
+
+def test_ngram_loaders_batch_each_reviews_features_and_a_model_reads_them_in_order():
+    from course_utils.datasets.imdb import imdb_ngram_dataloaders
+    from course_utils.inference.sentiment import predict_dataset
+    from course_utils.models.ngram import NgramClassifier
+
+    data = load_imdb(per_split=SMOKE_PER_SPLIT)
+    loaders = imdb_ngram_dataloaders(data, num_buckets=2**12, batch_size=16)
+    assert len(loaders.valid.dataset) == len(data.valid)
+    features, counts, labels = next(iter(loaders.train))
+    assert features.shape == (16, int(counts.max())) and (features < 2**12).all()
+    assert ((features == 0).sum(dim=1) == counts.max() - counts).all()  # only padding is 0
+    model = NgramClassifier(2**12)
+    torch.nn.init.normal_(model.weights.weight)
+    in_order = predict_dataset(model, loaders.valid)  # batches come sorted by length
+    for i in (0, 7, len(data.valid) - 1):
+        alone, _ = loaders.valid.dataset[i]
+        expected = torch.sigmoid(model(alone[None]))[0]
+        torch.testing.assert_close(in_order[i], expected)

@@ -120,3 +120,70 @@ def test_every_notebook_asks_for_the_course_kernel(path):
         f"kernelspec {spec}: run python scripts/refresh_notebook.py --clean-only {path.name} "
         "(or make exercises)"
     )
+
+
+#: A result the prose may quote: a percentage, BLEU, nats or bits, a speed-up, seconds per epoch,
+#: minutes. A figure cited from the literature is marked, visibly, with ``†`` right after it.
+QUOTED = re.compile(
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?:\s?%|\s?x\b|×| BLEU| nats| bits| s/epoch| min(?:utes)?\b)"
+    r"(?!\s?†)"
+)
+
+
+def quoted_results(markdown: str) -> set[str]:
+    """The numbers of the results a lesson's prose quotes (maths and code spans left out)."""
+    prose = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$|`[^`\n]*`", " ", markdown, flags=re.S)
+    return {m.group(1).replace(",", "") for m in QUOTED.finditer(prose)}
+
+
+def shown_results(notebook: dict) -> str:
+    """Everything the notebook's outputs show as text, with thousands separators removed."""
+    texts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for key in ("text/plain", "text/html", "text/markdown"):
+                texts.append("".join(data.get(key, "")))
+            texts.append("".join(output.get("text", "")))
+    return re.sub(r"(?<=\d),(?=\d{3})", "", "\n".join(texts))
+
+
+def unshown_results(notebook: dict) -> list[str]:
+    """The quoted results of ``notebook``'s prose that none of its outputs shows."""
+    markdown = "\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"
+    )
+    shown = shown_results(notebook)
+    return sorted(
+        n for n in quoted_results(markdown) if not re.search(rf"(?<![\d.]){n}(?!\d)", shown)
+    )
+
+
+def test_the_prose_check_finds_a_figure_no_output_shows_and_accepts_literature_marks():
+    prose = (
+        "The LSTM gets 88.4% and the RNN 12.5 nats; NBSVM-bi got 91.22%† in the paper; "
+        "`1.5x` in code and $0.5\\%$ in maths."
+    )
+    shown = {"output_type": "stream", "text": "LSTM test accuracy 88.4%"}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": prose},
+            {"cell_type": "code", "source": "", "outputs": [shown]},
+        ]
+    }
+    assert unshown_results(notebook) == ["12.5"]
+
+
+def test_every_result_the_prose_quotes_is_in_the_lessons_own_outputs():
+    """Prose and outputs move together. A lesson listed as awaiting its re-run (its outputs are
+    older than its text, in the open) is checked once it has been re-run."""
+    fresh = [p for p in sorted(ROOT.glob("lessons/*.ipynb"))
+             if p.relative_to(ROOT).as_posix() not in awaiting_rerun()]  # fmt: skip
+    unshown = {
+        path.name: unshown_results(json.loads(path.read_text(encoding="utf-8"))) for path in fresh
+    }
+    unshown = {name: numbers for name, numbers in unshown.items() if numbers}
+    assert not unshown, (
+        f"results the prose quotes that no output of the same lesson shows: {unshown}. Quote what "
+        "the outputs show, say it without digits, or mark a figure from the literature with †."
+    )

@@ -24,6 +24,7 @@ from course_utils.text.batching import (
     EncodedDataset,
     PadCollate,
 )
+from course_utils.text.ngrams import PAD_FEATURE, hashed_ngrams
 from course_utils.text.tokenizer import Tokenizer, tokenize_corpus
 from course_utils.text.vocab import Vocab, numericalize
 
@@ -226,4 +227,48 @@ def imdb_dataloaders(
         vocab=vocab,
         tokenizer=tokenizer,
         max_len=max_len,
+    )
+
+
+@dataclass
+class NgramLoaders:
+    """IMDb as bags of hashed n-grams (lesson 02's baseline): :func:`imdb_ngram_dataloaders`."""
+
+    train: DataLoader
+    valid: DataLoader
+    test: DataLoader
+    num_buckets: int
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(
+            f"{name}={len(loader.dataset)} reviews"
+            for name, loader in (("train", self.train), ("valid", self.valid), ("test", self.test))
+        )
+        return f"NgramLoaders({sizes}, {self.num_buckets:,} feature buckets)"
+
+
+def imdb_ngram_dataloaders(
+    data: ImdbData,
+    *,
+    tokenizer: Tokenizer | None = None,
+    num_buckets: int = 2**20,
+    batch_size: int = 64,
+    seed: int = 1234,
+) -> NgramLoaders:
+    """Each review's distinct words and word pairs, hashed into ``num_buckets`` feature ids.
+
+    Batches are ``(features [B, F], counts, labels)``, padded with feature 0, bucketed by
+    the number of features like token batches; the training dataset's flat features and
+    offsets are what :meth:`~course_utils.models.ngram.NgramClassifier.set_nb_ratio` reads.
+    """
+    tokenizer = tokenizer or Tokenizer()
+
+    def loader(split: TextSplit, training: bool) -> DataLoader:
+        corpus = tokenize_corpus(split.texts, tokenizer, progress=False)
+        dataset = EncodedDataset(*hashed_ngrams(corpus, num_buckets), split.labels)
+        sampler = BucketBatchSampler(dataset.lengths, batch_size, shuffle=training, seed=seed)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=PadCollate(PAD_FEATURE))
+
+    return NgramLoaders(
+        loader(data.train, True), loader(data.valid, False), loader(data.test, False), num_buckets
     )

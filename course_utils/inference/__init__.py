@@ -46,6 +46,7 @@ from course_utils.inference.generation import (
 from course_utils.inference.sentiment import (
     default_tokenizer,
     model_max_len,
+    predict_dataset,
     predict_sentiment,
     predict_sentiments,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "lm_scores",
     "loss_with_teacher_forcing",
     "model_max_len",
+    "predict_dataset",
     "predict_sentiment",
     "predict_sentiments",
     "predict_tags",

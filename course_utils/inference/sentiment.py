@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from course_utils.distributed import unwrap
 from course_utils.inference.inputs import (
@@ -35,7 +36,13 @@ from course_utils.inference.inputs import (
 from course_utils.models.common import eval_mode, is_binary_logits, model_device
 from course_utils.text.vocab import Vocab
 
-__all__ = ["default_tokenizer", "model_max_len", "predict_sentiment", "predict_sentiments"]
+__all__ = [
+    "default_tokenizer",
+    "model_max_len",
+    "predict_dataset",
+    "predict_sentiment",
+    "predict_sentiments",
+]
 
 _TOKENIZER = None
 _ADVICE = "Check the spelling, or write the review in English with everyday words."
@@ -232,3 +239,25 @@ def predict_sentiment(
     encoded = _encode_all(vocab, [text], tokenizer or default_tokenizer(), limit, 2)
     device = torch.device(device) if device is not None else model_device(module)
     return _predict(module, vocab, encoded, device, 1)[0]
+
+
+@torch.no_grad()
+def predict_dataset(model: nn.Module, loader: DataLoader) -> torch.Tensor:
+    """P(positive) for every review of ``loader``'s dataset, in the dataset's order.
+
+    Course loaders bucket reviews by length, so their batches come in another order than the
+    dataset; this follows ``loader.batch_sampler`` to put each probability back in its place,
+    which is what comparing or combining two models review by review needs (lesson 05).
+    """
+    module = unwrap(model)
+    sampler = getattr(loader, "batch_sampler", None)
+    if sampler is None or not hasattr(loader, "collate_fn"):
+        raise TypeError("predict_dataset needs a DataLoader with a batch sampler.")
+    device = model_device(module)
+    probabilities = torch.full((len(loader.dataset),), float("nan"))
+    with eval_mode(module):
+        for indices in sampler:
+            tokens, lengths, _ = loader.collate_fn([loader.dataset[i] for i in indices])
+            logits = module(tokens.to(device), lengths)
+            probabilities[torch.as_tensor(indices)] = _positive_probability(logits).cpu()
+    return probabilities
