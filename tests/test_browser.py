@@ -35,7 +35,7 @@ NOTEBOOKS = [
     "lessons/05_better_sentiment.ipynb",
     "lessons/06_text_generation.ipynb",
     "lessons/08_seq2seq_attention.ipynb",
-    "exercises/01_gru_classifier.ipynb",
+    "exercises/04_gru_classifier.ipynb",
 ]
 RUN_TIMEOUT_MS = 240_000
 

@@ -20,6 +20,10 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from course_utils import exercises as ex
+from course_utils.exercises import ex03_length_handling as ex03
+from course_utils.exercises import ex04_gru_classifier as ex04
+from course_utils.exercises import ex05_bidirectional_pooling as ex05
+from course_utils.exercises import ex06_temperature_sampling as ex06
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,11 +205,11 @@ def assert_rejects(check, answer, *fragments: str) -> None:
 
 def test_check_error_renders_in_ipython_without_a_checker_traceback() -> None:
     try:
-        ex.check_recurrent_params(lambda cell, e, h: 0)
+        ex04.check_recurrent_params(lambda cell, e, h: 0)
     except ex.ExerciseCheckError as err:
         lines = err._render_traceback_()
     assert lines[0].startswith("✗ Task 3 (recurrent_params)")
-    assert not any("checks.py" in line for line in lines)
+    assert not any("ex04_gru_classifier.py" in line for line in lines)
 
 
 def test_learner_crash_is_reported_with_what_was_called(capsys) -> None:
@@ -213,7 +217,7 @@ def test_learner_crash_is_reported_with_what_was_called(capsys) -> None:
         return {"rnn": 1}[cell] + e["x"]
 
     with pytest.raises(ex.ExerciseCheckError) as info:
-        ex.check_recurrent_params(crashes)
+        ex04.check_recurrent_params(crashes)
     assert "recurrent_params('rnn', 100, 128) raised TypeError" in str(info.value)
     assert any("Your code raised" in line for line in info.value._render_traceback_())
 
@@ -226,7 +230,7 @@ def test_requires_turns_a_stub_into_a_note(capsys) -> None:
         raise ValueError("real errors still surface")
 
 
-# --------------------------------------------------------------------------- 01 GRU classifier
+# --------------------------------------------------------------------------- 04 GRU classifier
 
 
 class GoodGRU(nn.Module):
@@ -284,24 +288,24 @@ class StubInitGRU(nn.Module):
 
 
 def test_check_gru_layers(capsys) -> None:
-    assert_passes(ex.check_gru_layers, GoodGRU, capsys)
-    assert_stub_is_friendly(ex.check_gru_layers, StubInitGRU, capsys)
-    assert_rejects(ex.check_gru_layers, NotBatchFirstGRU, "batch_first=True")
-    assert_rejects(ex.check_gru_layers, TwoLogitGRU, "gives 2 outputs per review; expected 1")
+    assert_passes(ex04.check_gru_layers, GoodGRU, capsys)
+    assert_stub_is_friendly(ex04.check_gru_layers, StubInitGRU, capsys)
+    assert_rejects(ex04.check_gru_layers, NotBatchFirstGRU, "batch_first=True")
+    assert_rejects(ex04.check_gru_layers, TwoLogitGRU, "gives 2 outputs per review; expected 1")
 
 
 def test_check_gru_forward(capsys) -> None:
-    assert_passes(ex.check_gru_forward, GoodGRU, capsys)
-    assert_passes(ex.check_gru_forward, PackedGRU, capsys)
-    assert_stub_is_friendly(ex.check_gru_forward, StubForwardGRU, capsys)
+    assert_passes(ex04.check_gru_forward, GoodGRU, capsys)
+    assert_passes(ex04.check_gru_forward, PackedGRU, capsys)
+    assert_stub_is_friendly(ex04.check_gru_forward, StubForwardGRU, capsys)
     assert_rejects(
-        ex.check_gru_forward,
+        ex04.check_gru_forward,
         TwoLogitGRU,
         "your model returns shape (4, 2); expected (4, 1) — one logit per review for "
         "BCEWithLogitsLoss",
     )
-    assert_rejects(ex.check_gru_forward, LeakyGRU, "padding leak", "outputs[:, -1]")
-    assert_rejects(ex.check_gru_forward, SigmoidGRU, "applied a sigmoid")
+    assert_rejects(ex04.check_gru_forward, LeakyGRU, "padding leak", "outputs[:, -1]")
+    assert_rejects(ex04.check_gru_forward, SigmoidGRU, "applied a sigmoid")
 
 
 def good_recurrent_params(cell, embed_dim, hidden_dim):
@@ -310,8 +314,8 @@ def good_recurrent_params(cell, embed_dim, hidden_dim):
 
 
 def test_check_recurrent_params(capsys) -> None:
-    assert_passes(ex.check_recurrent_params, good_recurrent_params, capsys)
-    assert_stub_is_friendly(ex.check_recurrent_params, _stub, capsys)
+    assert_passes(ex04.check_recurrent_params, good_recurrent_params, capsys)
+    assert_stub_is_friendly(ex04.check_recurrent_params, _stub, capsys)
 
     def one_bias(cell, e, h):
         g = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
@@ -320,116 +324,36 @@ def test_check_recurrent_params(capsys) -> None:
     def gru_as_lstm(cell, e, h):
         return good_recurrent_params("lstm" if cell == "gru" else cell, e, h)
 
-    assert_rejects(ex.check_recurrent_params, one_bias, "two (bias_ih and bias_hh)")
-    assert_rejects(ex.check_recurrent_params, gru_as_lstm, "You counted 4 gate block(s)")
+    assert_rejects(ex04.check_recurrent_params, one_bias, "two (bias_ih and bias_hh)")
+    assert_rejects(ex04.check_recurrent_params, gru_as_lstm, "You counted 4 gate block(s)")
 
 
-# --------------------------------------------------------------------------- 02 bidirectional
+# ----------------------------------------------------------------- 05 bidirectional and pooling
 
 
 def good_concat(h_n, bidirectional):
     return torch.cat([h_n[-2], h_n[-1]], dim=1) if bidirectional else h_n[-1]
 
 
-def good_reverse(x, lengths):
-    out = x.clone()
-    for row, n in enumerate(lengths.tolist()):
-        out[row, :n] = x[row, :n].flip(0)
-    return out
-
-
-class GoodBiGRU(nn.Module):
-    def __init__(self, vocab_size, embed_dim, hidden_dim, bidirectional=True, padding_idx=None):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
-        self.forward_rnn = nn.GRU(embed_dim, hidden_dim, batch_first=True)
-        self.backward_rnn = (
-            nn.GRU(embed_dim, hidden_dim, batch_first=True) if bidirectional else None
-        )
-        self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), 1)
-
-    def backward_input(self, embedded, lengths):
-        return good_reverse(embedded, lengths)
-
-    def forward(self, tokens, lengths):
-        rows = torch.arange(tokens.size(0))
-        embedded = self.embedding(tokens)
-        last = self.forward_rnn(embedded)[0][rows, lengths - 1]
-        if self.backward_rnn is not None:
-            backward = self.backward_rnn(self.backward_input(embedded, lengths))[0]
-            last = torch.cat([last, backward[rows, lengths - 1]], dim=1)
-        return self.fc(last)
-
-
-class FlippedBiGRU(GoodBiGRU):
-    def backward_input(self, embedded, lengths):
-        return embedded.flip(1)
-
-
-class PackedBiGRU(GoodBiGRU):
-    """The same model through nn.GRU(bidirectional=True) and packing: must pass too."""
-
-    def forward(self, tokens, lengths):
-        if self.backward_rnn is None:
-            return super().forward(tokens, lengths)
-        rnn = nn.GRU(
-            self.forward_rnn.input_size,
-            self.forward_rnn.hidden_size,
-            batch_first=True,
-            bidirectional=True,
-        )
-        for name, value in self.forward_rnn.named_parameters():
-            getattr(rnn, name).data.copy_(value)
-        for name, value in self.backward_rnn.named_parameters():
-            getattr(rnn, name + "_reverse").data.copy_(value)
-        packed = pack_padded_sequence(
-            self.embedding(tokens), lengths, batch_first=True, enforce_sorted=False
-        )
-        _, h_n = rnn(packed)
-        return self.fc(good_concat(h_n, True))
-
-
 def test_check_concat_final_states(capsys) -> None:
-    assert_passes(ex.check_concat_final_states, good_concat, capsys)
-    assert_stub_is_friendly(ex.check_concat_final_states, _stub, capsys)
-    assert_rejects(ex.check_concat_final_states, lambda h, bi: h[-1], "expected (4, 12)")
+    assert_passes(ex05.check_concat_final_states, good_concat, capsys)
+    assert_stub_is_friendly(ex05.check_concat_final_states, _stub, capsys)
+    assert_rejects(ex05.check_concat_final_states, lambda h, bi: h[-1], "expected (4, 12)")
     assert_rejects(
-        ex.check_concat_final_states,
+        ex05.check_concat_final_states,
         lambda h, bi: torch.cat([h[0], h[1]], 1) if bi else h[-1],
         "first* layer",
     )
     assert_rejects(
-        ex.check_concat_final_states,
+        ex05.check_concat_final_states,
         lambda h, bi: h[-2:].reshape(h.size(1), -1) if bi else h[-1],
         "rows are mixed up",
     )
     assert_rejects(
-        ex.check_concat_final_states,
+        ex05.check_concat_final_states,
         lambda h, bi: torch.cat([h[-1], h[-2]], 1) if bi else h[-1],
         "backward state first",
     )
-
-
-def test_check_reverse_within_length(capsys) -> None:
-    assert_passes(ex.check_reverse_within_length, good_reverse, capsys)
-    assert_stub_is_friendly(ex.check_reverse_within_length, _stub, capsys)
-    assert_rejects(ex.check_reverse_within_length, lambda x, n: x.flip(1), "padding moved")
-
-
-def test_check_bidirectional_classifier(capsys) -> None:
-    class Stub(GoodBiGRU):
-        def forward(self, tokens, lengths):
-            raise NotImplementedError("Hint: read the task.")
-
-    assert_passes(ex.check_bidirectional_classifier, GoodBiGRU, capsys)
-    assert_passes(ex.check_bidirectional_classifier, PackedBiGRU, capsys)
-    assert_stub_is_friendly(ex.check_bidirectional_classifier, Stub, capsys)
-    assert_rejects(
-        ex.check_bidirectional_classifier, FlippedBiGRU, "padding leak", "torch.flip moves"
-    )
-
-
-# --------------------------------------------------------------------------- 03 pooling
 
 
 def good_mean(states, mask):
@@ -447,20 +371,22 @@ def good_attention(states, mask, scores):
 
 
 def test_check_mean_pool(capsys) -> None:
-    assert_passes(ex.check_mean_pool, good_mean, capsys)
-    assert_stub_is_friendly(ex.check_mean_pool, _stub, capsys)
-    assert_rejects(ex.check_mean_pool, lambda s, m: s.mean(1), "padding leak")
-    assert_rejects(ex.check_mean_pool, lambda s, m: (s * m[..., None]).mean(1), "padded length (5)")
-    assert_rejects(ex.check_mean_pool, lambda s, m: s.mean(-1), "shape (3, 5); expected (3, 4)")
+    assert_passes(ex05.check_mean_pool, good_mean, capsys)
+    assert_stub_is_friendly(ex05.check_mean_pool, _stub, capsys)
+    assert_rejects(ex05.check_mean_pool, lambda s, m: s.mean(1), "padding leak")
+    assert_rejects(
+        ex05.check_mean_pool, lambda s, m: (s * m[..., None]).mean(1), "padded length (5)"
+    )
+    assert_rejects(ex05.check_mean_pool, lambda s, m: s.mean(-1), "shape (3, 5); expected (3, 4)")
 
 
 def test_check_max_pool(capsys) -> None:
-    assert_passes(ex.check_max_pool, good_max, capsys)
-    assert_stub_is_friendly(ex.check_max_pool, _stub, capsys)
-    assert_rejects(ex.check_max_pool, lambda s, m: s.amax(1), "padding leak")
-    assert_rejects(ex.check_max_pool, lambda s, m: (s * m[..., None]).amax(1), "-inf")
+    assert_passes(ex05.check_max_pool, good_max, capsys)
+    assert_stub_is_friendly(ex05.check_max_pool, _stub, capsys)
+    assert_rejects(ex05.check_max_pool, lambda s, m: s.amax(1), "padding leak")
+    assert_rejects(ex05.check_max_pool, lambda s, m: (s * m[..., None]).amax(1), "-inf")
     assert_rejects(
-        ex.check_max_pool, lambda s, m: s.masked_fill(~m[..., None], -1e9).max(1), "(values, "
+        ex05.check_max_pool, lambda s, m: s.masked_fill(~m[..., None], -1e9).max(1), "(values, "
     )
 
 
@@ -473,13 +399,13 @@ def test_check_attention_pool(capsys) -> None:
         w = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)
         return (w[..., None] * states).sum(1), w
 
-    assert_passes(ex.check_attention_pool, good_attention, capsys)
-    assert_stub_is_friendly(ex.check_attention_pool, _stub, capsys)
-    assert_rejects(ex.check_attention_pool, unmasked, "padding leak", "-inf before the softmax")
-    assert_rejects(ex.check_attention_pool, wrong_dim, "over the batch (dim=0)")
+    assert_passes(ex05.check_attention_pool, good_attention, capsys)
+    assert_stub_is_friendly(ex05.check_attention_pool, _stub, capsys)
+    assert_rejects(ex05.check_attention_pool, unmasked, "padding leak", "-inf before the softmax")
+    assert_rejects(ex05.check_attention_pool, wrong_dim, "over the batch (dim=0)")
 
 
-# --------------------------------------------------------------------------- 04 length handling
+# --------------------------------------------------------------------------- 03 length handling
 
 
 def good_gap(model, review, pad_index, padded_length):
@@ -530,17 +456,17 @@ class SeedLSTM(FixedLSTM):
 
 
 def test_check_padding_gap(capsys) -> None:
-    assert_passes(ex.check_padding_gap, good_gap, capsys)
-    assert_stub_is_friendly(ex.check_padding_gap, _stub, capsys)
-    assert_rejects(ex.check_padding_gap, gap_without_eval, "forgot model.eval()")
+    assert_passes(ex03.check_padding_gap, good_gap, capsys)
+    assert_stub_is_friendly(ex03.check_padding_gap, _stub, capsys)
+    assert_rejects(ex03.check_padding_gap, gap_without_eval, "forgot model.eval()")
 
 
 def test_check_last_real_state(capsys) -> None:
-    assert_passes(ex.check_last_real_state, good_last_real_state, capsys)
-    assert_stub_is_friendly(ex.check_last_real_state, _stub, capsys)
-    assert_rejects(ex.check_last_real_state, lambda o, n: o[:, -1], "padding leak")
+    assert_passes(ex03.check_last_real_state, good_last_real_state, capsys)
+    assert_stub_is_friendly(ex03.check_last_real_state, _stub, capsys)
+    assert_rejects(ex03.check_last_real_state, lambda o, n: o[:, -1], "padding leak")
     assert_rejects(
-        ex.check_last_real_state,
+        ex03.check_last_real_state,
         lambda o, n: o[torch.arange(o.size(0)), n.clamp(max=o.size(1) - 1)],
         "off by one",
     )
@@ -551,13 +477,13 @@ def test_check_fixed_classifier(capsys) -> None:
         def forward(self, tokens, lengths):
             raise NotImplementedError("Hint: read the task.")
 
-    assert_passes(ex.check_fixed_classifier, FixedLSTM, capsys)
-    assert_stub_is_friendly(ex.check_fixed_classifier, Stub, capsys)
-    assert_rejects(ex.check_fixed_classifier, SeedLSTM, "padding leak")
-    assert_rejects(ex.check_fixed_classifier, CellStateLSTM, "cell state c_n")
+    assert_passes(ex03.check_fixed_classifier, FixedLSTM, capsys)
+    assert_stub_is_friendly(ex03.check_fixed_classifier, Stub, capsys)
+    assert_rejects(ex03.check_fixed_classifier, SeedLSTM, "padding leak")
+    assert_rejects(ex03.check_fixed_classifier, CellStateLSTM, "cell state c_n")
 
 
-# --------------------------------------------------------------------------- 05 sampling
+# --------------------------------------------------------------------------- 06 sampling
 
 
 def good_probs(logits, temperature):
@@ -592,21 +518,21 @@ def test_check_temperature_probs(capsys) -> None:
         p = torch.softmax(logits, -1) / t
         return p / p.sum(-1, keepdim=True)
 
-    assert_passes(ex.check_temperature_probs, good_probs, capsys)
-    assert_stub_is_friendly(ex.check_temperature_probs, _stub, capsys)
-    assert_rejects(ex.check_temperature_probs, divides_probs, "Divide the *logits* by T")
+    assert_passes(ex06.check_temperature_probs, good_probs, capsys)
+    assert_stub_is_friendly(ex06.check_temperature_probs, _stub, capsys)
+    assert_rejects(ex06.check_temperature_probs, divides_probs, "Divide the *logits* by T")
     assert_rejects(
-        ex.check_temperature_probs,
+        ex06.check_temperature_probs,
         lambda lg, t: good_probs(lg, t) if t == 0 else lg / t,
         "apply torch.softmax",
     )
     assert_rejects(
-        ex.check_temperature_probs,
+        ex06.check_temperature_probs,
         lambda lg, t: good_probs(lg, t) if t == 0 else torch.softmax(lg / t, 0),
         "over the batch (dim=0)",
     )
     assert_rejects(
-        ex.check_temperature_probs, lambda lg, t: torch.softmax(lg / t, -1), "divide by zero"
+        ex06.check_temperature_probs, lambda lg, t: torch.softmax(lg / t, -1), "divide by zero"
     )
 
 
@@ -617,12 +543,12 @@ def test_check_sample_with_temperature(capsys) -> None:
     def ignores_t(logits, t, generator=None):
         return good_sample(logits, 1.0 if t else 0.0, generator)
 
-    assert_passes(ex.check_sample_with_temperature, good_sample, capsys)
-    assert_stub_is_friendly(ex.check_sample_with_temperature, _stub, capsys)
-    assert_rejects(ex.check_sample_with_temperature, unseeded, "generator=generator")
-    assert_rejects(ex.check_sample_with_temperature, ignores_t, "ignore the temperature")
+    assert_passes(ex06.check_sample_with_temperature, good_sample, capsys)
+    assert_stub_is_friendly(ex06.check_sample_with_temperature, _stub, capsys)
+    assert_rejects(ex06.check_sample_with_temperature, unseeded, "generator=generator")
+    assert_rejects(ex06.check_sample_with_temperature, ignores_t, "ignore the temperature")
     assert_rejects(
-        ex.check_sample_with_temperature,
+        ex06.check_sample_with_temperature,
         lambda lg, t, g=None: torch.multinomial(good_probs(lg, t), 1, generator=g),
         "expected (3,)",
     )
@@ -645,9 +571,9 @@ def test_check_generate(capsys) -> None:
         logits, _ = model(corpus.encode(prompt)[None])
         return _stub(logits[:, -1], temperature)
 
-    assert_passes(ex.check_generate, good_generate, capsys)
-    assert_stub_is_friendly(ex.check_generate, stubbed_sampler, capsys)
-    assert_rejects(ex.check_generate, never_eval, "forgot model.eval()")
+    assert_passes(ex06.check_generate, good_generate, capsys)
+    assert_stub_is_friendly(ex06.check_generate, stubbed_sampler, capsys)
+    assert_rejects(ex06.check_generate, never_eval, "forgot model.eval()")
 
 
 # --------------------------------------------------------------------------- exercise notebooks run

@@ -1,4 +1,4 @@
-"""Exercise 07's checks: right answers pass, each typical mistake gets its own diagnosis."""
+"""Exercise 10's checks: right answers pass, each typical mistake gets its own diagnosis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_utils.exercises import ExerciseCheckError
-from course_utils.exercises.scan_checks import (
+from course_utils.exercises.ex10_parallel_scan import (
     check_scan_linear,
     check_scan_log_space,
     check_scan_sequential,

@@ -1,4 +1,4 @@
-"""Exercise 06's checks: right answers pass, each typical mistake gets its own diagnosis."""
+"""Exercise 09's checks: right answers pass, each typical mistake gets its own diagnosis."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from course_utils.exercises import ExerciseCheckError
-from course_utils.exercises.tuning_checks import check_objective, check_suggest_config, study_ran
+from course_utils.exercises.ex09_tuning import check_objective, check_suggest_config, study_ran
 
 EPOCHS = 3
 

@@ -1,6 +1,6 @@
 """How a check talks to a learner: ✓ on success, a friendly note for a stub, a diagnosis otherwise.
 
-Every check function in :mod:`course_utils.exercises.checks` is wrapped by
+Every check function in the ``course_utils.exercises.exNN_*`` modules is wrapped by
 :func:`exercise_check`, which gives all of them the same behaviour:
 
 * **correct answer**: prints ``✓ Task N (...): what was verified`` and returns ``None``;

@@ -1,13 +1,10 @@
-"""Exercise 06 (tuning with Optuna): a toy task to tune, and the checks of its two tasks.
+"""Exercise 09 (tuning with Optuna): a toy task to tune, and the checks of its two tasks.
 
 The objective check runs the learner's objective with a scripted trial (fixed suggested
 values, a pruner that says "prune" when told to) on data whose test split notices being
 read, so the message can name the typical mistakes: reading the test split, never
 reporting intermediate values, ignoring ``should_prune``, returning something else than
 the best validation loss, or a suggested value that changes nothing.
-
-It lives apart from :mod:`course_utils.exercises.checks` (exercises 01–05) so that adding
-an exercise does not touch the modules earlier exercise notebooks were run with.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Exercise 07 (linear recurrences and the parallel scan): the checks of its three tasks.
+"""Exercise 10 (linear recurrences and the parallel scan): the checks of its three tasks.
 
 Every task computes all states of :math:`h_t = a_t h_{t-1} + b_t` for ``[batch, time,
 hidden]`` gates ``a`` and inputs ``b`` (Task 2 from their logarithms). A check runs the
@@ -11,9 +11,6 @@ only. The "parallel" tasks are also checked for a Python loop over time (by coun
 tensor operations the scan calls at two lengths: a parallel scan calls the same number at
 any length) and Task 2 for overflow, on 2000 steps of gates 0.01, where the product of the
 gates is 0 in floating point.
-
-It lives apart from :mod:`course_utils.exercises.checks` (exercises 01–05) so that adding
-an exercise does not touch the modules earlier exercise notebooks were run with.
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""Exercise 04 (a GRU classifier on a parameter budget): layers, forward, parameter count.
+
+The forward check compares the learner's logits with the typical wrong answers (the state
+after the padding, a sigmoid applied twice, two logits per review) before the padding test,
+so the message names the mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from course_utils.exercises._common import (
+    build_model,
+    close,
+    logits_of,
+    padded_batch,
+    padding_invariant_logits,
+    require_layer,
+    shape_of,
+)
+from course_utils.exercises.feedback import call, exercise_check, fail
+
+
+@exercise_check("Task 1 (GRUClassifier layers)", "embedding, GRU and output layer as asked.")
+def check_gru_layers(model_class: type) -> None:
+    """``GRUClassifier(vocab_size, embed_dim, hidden_dim, padding_idx)`` has the right layers."""
+    model = build_model(model_class, "GRUClassifier", 50, 8, 16, padding_idx=0)
+    embedding = require_layer(model, "embedding", nn.Embedding, "GRUClassifier")
+    if (embedding.num_embeddings, embedding.embedding_dim) != (50, 8):
+        fail(
+            f"self.embedding is nn.Embedding({embedding.num_embeddings}, "
+            f"{embedding.embedding_dim}); expected nn.Embedding(vocab_size, embed_dim) = (50, 8)."
+        )
+    if embedding.padding_idx != 0:
+        fail(
+            "self.embedding ignores padding_idx: pass padding_idx=padding_idx so <pad> keeps a "
+            "zero vector that never trains."
+        )
+    rnn = require_layer(model, "rnn", nn.GRU, "GRUClassifier")
+    if (rnn.input_size, rnn.hidden_size) != (8, 16):
+        fail(
+            f"self.rnn is nn.GRU({rnn.input_size}, {rnn.hidden_size}); expected "
+            "nn.GRU(embed_dim, hidden_dim) = (8, 16)."
+        )
+    if not rnn.batch_first:
+        fail(
+            "self.rnn expects [time, batch, features]: pass batch_first=True, since the "
+            "course's batches are [batch, time]."
+        )
+    fc = require_layer(model, "fc", nn.Linear, "GRUClassifier")
+    if fc.out_features != 1:
+        fail(
+            f"self.fc gives {fc.out_features} outputs per review; expected 1 — one logit per "
+            "review for BCEWithLogitsLoss."
+        )
+    if fc.in_features != 16:
+        fail(f"self.fc takes {fc.in_features} inputs; the GRU's final state has hidden_dim = 16.")
+
+
+@exercise_check(
+    "Task 2 (GRUClassifier.forward)",
+    "one logit per review from the GRU's state after its last real token; padding is ignored.",
+)
+def check_gru_forward(model_class: type) -> None:
+    """``forward(tokens, lengths)`` → ``[B, 1]`` logits from the final state, padding invariant."""
+    model = build_model(model_class, "GRUClassifier", 50, 8, 16, padding_idx=0).eval()
+    tokens, lengths = padded_batch([7, 3, 5, 1], 50)
+    batch = logits_of(model, tokens, lengths, "GRUClassifier")
+    if batch.dim() == 2 and batch.shape[0] == 4 and batch.shape[1] != 1:
+        fail(
+            f"your model returns shape {shape_of(batch)}; expected (4, 1) — one logit per review "
+            "for BCEWithLogitsLoss."
+        )
+    if batch.shape == (4,):
+        fail(
+            "your model returns shape (4,); expected (4, 1) — keep the output layer's last "
+            "dimension (no .squeeze()); the trainer flattens it."
+        )
+    with torch.no_grad():
+        states, _ = model.rnn(model.embedding(tokens))
+        final = states[torch.arange(4), lengths - 1]
+        expected = model.fc(final)
+        leaky = model.fc(states[:, -1])
+    if close(batch, torch.sigmoid(expected)):
+        fail(
+            "your model returns probabilities (you applied a sigmoid); return raw logits — "
+            "BCEWithLogitsLoss applies the sigmoid itself, more accurately."
+        )
+    if close(batch, leaky) and not close(leaky, expected):
+        fail(
+            "padding leak: your forward reads the state at the last *padded* position "
+            "(outputs[:, -1]), so review 1 (3 tokens, padded to 7) is classified after 4 "
+            "<pad> steps. Read outputs at position lengths - 1 of each row, or pack the batch."
+        )
+    padding_invariant_logits(model, tokens, lengths, "GRUClassifier")
+    if not close(batch, expected):
+        fail(
+            "your logits ignore padding but differ from self.fc(final GRU state). Classify from "
+            "the GRU's state after each review's last real token, with nothing in between."
+        )
+
+
+def _pytorch_recurrent_params(cell: str, embed_dim: int, hidden_dim: int) -> int:
+    layer = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell](embed_dim, hidden_dim)
+    return sum(p.numel() for p in layer.parameters())
+
+
+@exercise_check(
+    "Task 3 (recurrent_params)",
+    "the count matches nn.RNN, nn.GRU and nn.LSTM for every size tried.",
+)
+def check_recurrent_params(function: Callable[[str, int, int], int]) -> None:
+    """``recurrent_params(cell, embed_dim, hidden_dim)`` equals PyTorch's own parameter count."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}
+    for cell in ("rnn", "gru", "lstm"):
+        for e, h in ((100, 128), (7, 3)):
+            got = call(f"recurrent_params({cell!r}, {e}, {h})", function, cell, e, h)
+            want = _pytorch_recurrent_params(cell, e, h)
+            if got == want:
+                continue
+            g = gates[cell]
+            if got == g * h * (e + h) + g * h:
+                fail(
+                    f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. You "
+                    "counted one bias vector per gate; PyTorch keeps two (bias_ih and bias_hh)."
+                )
+            if got == g * h * (e + h):
+                fail(
+                    f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. You "
+                    "forgot the biases: two vectors of hidden_dim per gate (bias_ih, bias_hh)."
+                )
+            for other in (1, 2, 3, 4):
+                if other != g and got == other * (h * (e + h) + 2 * h):
+                    fail(
+                        f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. "
+                        f"You counted {other} gate block(s); a {cell.upper()} layer has {g} "
+                        "(RNN: 1, GRU: reset, update and candidate, LSTM: input, forget, cell "
+                        "and output)."
+                    )
+            fail(
+                f"recurrent_params({cell!r}, {e}, {h}) = {got!r}; expected {want:,}, which is "
+                f"sum(p.numel() for p in nn.{cell.upper()}({e}, {h}).parameters())."
+            )
