@@ -13,6 +13,10 @@ metadata, so any editor works):
 * **Hints** are comment lines ``# HINT: ...`` directly above ``### BEGIN SOLUTION``
   (continuation lines start with ``#``). They stay in the exercise as comments and
   become the stub's message, so a learner who runs the unfinished code reads them.
+  A hint nudges: it names the idea, the shape or the function to look up. A hint that
+  contains a line of its own answer, or the value that line returns or assigns (compared
+  without whitespace; pieces shorter than :data:`MIN_LEAK` characters, such as ``else:``,
+  do not count), is refused with :class:`HintError`: the learner would copy, not think.
 * **Solution-only markdown** (explanations that give the answer away) is a markdown
   cell whose first line is ``<!-- solution -->``; the generator drops the cell.
 
@@ -36,10 +40,15 @@ SOLUTION_MARKDOWN = "<!-- solution -->"
 HINT_PREFIX = "# HINT:"
 DEFAULT_HINT = "replace this line with your code."
 LINE_LENGTH = 100  # ruff's line length in pyproject.toml; stubs are formatted to fit it
+MIN_LEAK = 12  # an answer line shorter than this (without spaces) may appear in a hint by chance
 
 
 class MarkerError(ValueError):
     """A solution notebook whose ``BEGIN/END SOLUTION`` markers cannot be turned into a stub."""
+
+
+class HintError(MarkerError):
+    """A hint that gives the answer away: it repeats a line of the solution it stands for."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,44 @@ def _hint_above(lines: list[str], begin: int) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _squeezed(text: str) -> str:
+    """``text`` without any whitespace, so that spacing never hides a copied line."""
+    return "".join(text.split())
+
+
+def _line_forms(line: str) -> list[str]:
+    """A code line as a hint could copy it: whole, without ``return``, or its assigned value."""
+    code = line.split("  #", 1)[0].strip()
+    forms = [code]
+    if code.startswith("return "):
+        forms.append(code[len("return ") :])
+    target, equals, value = code.partition(" = ")
+    if equals and "(" not in target:
+        forms.append(value)
+    return [_squeezed(form) for form in forms]
+
+
+def leaked_line(hint: str, answer: list[str]) -> str | None:
+    """The first line of ``answer`` (code, not comments) that ``hint`` contains, if any."""
+    squeezed_hint = _squeezed(hint)
+    for line in answer:
+        if line.strip().startswith("#"):
+            continue
+        if any(len(form) >= MIN_LEAK and form in squeezed_hint for form in _line_forms(line)):
+            return line.strip()
+    return None
+
+
+def _refuse_leaking_hint(where: str, number: int, hint: str, answer: list[str]) -> None:
+    leaked = leaked_line(hint, answer)
+    if leaked is not None:
+        raise HintError(
+            f"{where}: the hint above '{BEGIN}' on line {number + 1} repeats a line of the "
+            f"solution, {leaked!r}. A hint names the idea, the shape or the function to look "
+            "up; rewrite it so that the learner still has to write that line."
+        )
+
+
 def stub_source(source: str, where: str = "cell") -> str:
     """Replace every ``BEGIN/END SOLUTION`` block of one code cell by a stub.
 
@@ -100,7 +147,7 @@ def stub_source(source: str, where: str = "cell") -> str:
     lines = source.split("\n")
     out: list[str] = []
     begin: int | None = None
-    indent = ""
+    indent = hint = ""
     for number, line in enumerate(lines):
         stripped = line.strip()
         if stripped == BEGIN:
@@ -119,12 +166,14 @@ def stub_source(source: str, where: str = "cell") -> str:
                     "bottom."
                 )
             begin = number
-            out.extend(_stub_lines(indent, _hint_above(lines, number) or DEFAULT_HINT))
+            hint = _hint_above(lines, number)
+            out.extend(_stub_lines(indent, hint or DEFAULT_HINT))
         elif stripped == END:
             if begin is None:
                 raise MarkerError(
                     f"{where}: '{END}' on line {number + 1} has no '{BEGIN}' before it."
                 )
+            _refuse_leaking_hint(where, begin, hint, lines[begin + 1 : number])
             begin = None
         elif begin is None:
             out.append(line)

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = build_all(args.solutions, args.exercises, write=args.command == "build")
-    except (MarkerError, FileNotFoundError) as err:
+    except (MarkerError, FileNotFoundError) as err:  # HintError is a MarkerError
         print(f"error: {err}", file=sys.stderr)
         return 2
     for orphan in result.orphans:

@@ -146,6 +146,49 @@ def test_generator_refuses_bad_markers_naming_notebook_and_cell(
     assert not (tmp_path / "exercises" / "07_broken.ipynb").exists()
 
 
+LEAKY_BLOCK = (
+    "    ### BEGIN SOLUTION\n    y = torch.cat([x, x], dim=0)\n    return y.flip(dims=[0])\n"
+    "    ### END SOLUTION"
+)
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "y = torch.cat([x, x], dim=0)",  # the line itself
+        "write   y=torch.cat( [x,x], dim=0 ) first",  # spaced differently, inside prose
+        "torch.cat([x, x], dim=0) joins them",  # the value a line assigns
+        "finish with y.flip(dims=[0])",  # the value a line returns
+    ],
+)
+def test_generator_refuses_a_hint_that_repeats_a_solution_line(tmp_path: Path, hint: str) -> None:
+    source = f"def f(x):\n    # HINT: {hint}\n{LEAKY_BLOCK}"
+    nb = new_notebook(cells=[new_markdown_cell("intro"), new_code_cell(source)])
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(nb, tmp_path / "solutions" / "03_leaky.ipynb")
+    with pytest.raises(gen.HintError, match="repeats a line of the solution") as info:
+        gen.build_all(tmp_path / "solutions", tmp_path / "exercises")
+    assert "03_leaky.ipynb, cell 2" in str(info.value)
+    assert not (tmp_path / "exercises").exists()
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "the input twice, one after the other (look up torch.cat), then reversed along time.",
+        "return y.",  # too short to count as a leak, like `else:`
+    ],
+)
+def test_a_hint_that_names_the_idea_or_a_function_is_accepted(hint: str) -> None:
+    source = f"def f(x):\n    # HINT: {hint}\n{LEAKY_BLOCK}"
+    assert "raise NotImplementedError" in gen.stub_source(source)
+
+
+def test_no_hint_of_a_solution_notebook_gives_its_answer_away() -> None:
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        gen.exercise_text(path)  # raises HintError naming the notebook and cell
+
+
 def test_check_command_reports_out_of_date_exercises(tmp_path: Path) -> None:
     solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
     solutions.mkdir()
