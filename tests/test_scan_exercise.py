@@ -7,6 +7,7 @@ import torch
 
 from course_utils.exercises import ExerciseCheckError
 from course_utils.exercises.ex10_parallel_scan import (
+    check_scan_blocked,
     check_scan_linear,
     check_scan_log_space,
     check_scan_sequential,
@@ -197,3 +198,46 @@ def test_linear_closed_form_mistakes_are_named():
         lambda a, b, h0=None: good_linear(a, b, h0).cumsum(dim=-1),
         "across hidden (dim 2)",
     )
+
+
+# --------------------------------------------------------------------------- Task 4 mistakes
+
+
+def good_blocked(a, b, h0=None, block=16, carry=True, decay=True):
+    batch, length, hidden = a.shape
+    pad = -length % block
+    a = torch.cat([a, a.new_ones(batch, pad, hidden)], dim=1).view(batch, -1, block, hidden)
+    b = torch.cat([b, b.new_zeros(batch, pad, hidden)], dim=1).view(batch, -1, block, hidden)
+    state, kept, local, kept_all = torch.zeros_like(b[:, :, 0]), torch.ones_like(a[:, :, 0]), [], []
+    for j in range(block):
+        state = a[:, :, j] * state + b[:, :, j]
+        kept = a[:, :, j] * kept
+        local.append(state)
+        kept_all.append(kept)
+    local, kept_all = torch.stack(local, 2), torch.stack(kept_all, 2)
+    carried = torch.zeros_like(a[:, 0, 0]) if h0 is None else h0
+    entering = []
+    for k in range(a.shape[1]):
+        entering.append(carried if carry or k == 0 else torch.zeros_like(carried))
+        carried = kept_all[:, k, -1] * carried + local[:, k, -1]
+    factor = kept_all if decay else torch.ones_like(kept_all)
+    states = local + factor * torch.stack(entering, 1).unsqueeze(2)
+    return states.flatten(1, 2)[:, :length]
+
+
+def test_blocked_scan_passes_and_its_mistakes_are_named(capsys):
+    check_scan_blocked(good_blocked)
+    assert capsys.readouterr().out.startswith("✓ Task 4"), "right answer"
+    check_scan_blocked(lambda a, b, h0=None, block=16: stub())
+    assert "not implemented yet" in capsys.readouterr().out
+
+    def blocked(carry=True, decay=True, h0_used=True):
+        return lambda a, b, h0=None, block=16: good_blocked(
+            a, b, h0 if h0_used else None, block, carry=carry, decay=decay
+        )
+
+    rejects(check_scan_blocked, blocked(carry=False), "every block starts from zero")
+    rejects(check_scan_blocked, blocked(decay=False), "undiminished")
+    rejects(check_scan_blocked, blocked(h0_used=False), "h0 is ignored")
+    rejects(check_scan_blocked, lambda a, b, h0=None, block=16: good_sequential(a, b, h0),
+            "loops over every step")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Exercise 10 (linear recurrences and the parallel scan): the checks of its three tasks.
+"""Exercise 10 (linear recurrences and the parallel scan): the checks of its four tasks.
 
 Every task computes all states of :math:`h_t = a_t h_{t-1} + b_t` for ``[batch, time,
 hidden]`` gates ``a`` and inputs ``b`` (Task 2 from their logarithms). A check runs the
@@ -23,7 +23,12 @@ from torch.overrides import TorchFunctionMode
 
 from course_utils.exercises.feedback import call, exercise_check, fail
 
-__all__ = ["check_scan_linear", "check_scan_log_space", "check_scan_sequential"]
+__all__ = [
+    "check_scan_blocked",
+    "check_scan_linear",
+    "check_scan_log_space",
+    "check_scan_sequential",
+]
 
 #: ``(a, b, h0) -> states``: the learner's scan, seen with linear-space arguments.
 Scan = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], Any]
@@ -34,7 +39,7 @@ LONG_RTOL = 1e-2  # 2000 steps of small gates: float32 log space is good to abou
 SHORT, LONG = 64, 2048  # the lengths at which the tensor operations are counted
 EXTRA_OPS = 32  # more operations than this at the longer length: a loop over time (or chunks)
 
-# What the typical mistakes are told (shared by the three tasks).
+# What the typical mistakes are told (shared by the tasks).
 START_AT_ONE = (
     "with h0=None your states start from h0 = 1, not from 0. (In log space, log h0 = 0 is "
     "h0 = 1; a zero start is log h0 = -inf, or no extra first element at all.)"
@@ -302,3 +307,71 @@ def check_scan_linear(function: Callable[..., torch.Tensor]) -> None:
     what = "scan_linear(a, b, h0)"
     _check_short(what, run=function)
     _check_no_loop(what, function, "A = torch.cumprod(a, dim=1), then torch.cumsum(b / A, dim=1).")
+
+
+BLOCKS_FROM_ZERO = (
+    "every block starts from zero: your states are right in the first block and wrong from the "
+    "first step of the second. The state that leaves block k enters block k+1; carry it across "
+    "the blocks (a short loop over the blocks' last states) and add it to each block's states."
+)
+CARRY_NOT_DECAYED = (
+    "the state carried into a block is added undiminished at every step of the block. Step j "
+    "of a block keeps only the product of the block's gates up to j of it: keep that running "
+    "product (the block scanned with b = 0 from a start of 1) and multiply the carried state "
+    "by it."
+)
+
+
+def _blocked_mistake(
+    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None, block: int
+) -> str | None:
+    """What a blocked scan that forgets the carry, or its decay, would have returned."""
+    restarted, undecayed, carried = [], [], h0
+    for start in range(0, a.shape[1], block):
+        a_k, b_k = a[:, start : start + block], b[:, start : start + block]
+        local = _reference(a_k, b_k)
+        entering = 0.0 if carried is None else carried.double().unsqueeze(1)
+        restarted.append(_reference(a_k, b_k, h0 if start == 0 else None))
+        undecayed.append(local + entering)
+        carried = _reference(a_k, b_k, carried)[:, -1]
+    for wrong, message in ((restarted, BLOCKS_FROM_ZERO), (undecayed, CARRY_NOT_DECAYED)):
+        if _close(out, torch.cat(wrong, dim=1)):
+            return message
+    return None
+
+
+@exercise_check(
+    "Task 4 (scan_blocked)",
+    "matches the loop for lengths that are not a multiple of the block, from 0 and from h0, "
+    "with about 2√T steps of Python loop, and exact over 2000 steps of gates 0.01",
+)
+def check_scan_blocked(function: Callable[..., torch.Tensor]) -> None:
+    """``scan_blocked(a, b, h0, block)``: blocks scanned together, the state carried across."""
+    a, b, h0 = _inputs(SHAPE, 0.2, 0.95, seed=11)
+    for block in (3, 2):
+        what = f"scan_blocked(a, b, h0, block={block}) on {SHAPE[1]} steps"
+
+        def run(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None, block=block) -> Any:
+            return function(a, b, h0, block=block)
+
+        for start in (None, h0):
+            out = _states(what, run, a, b, start)
+            if not _close(out, _reference(a, b, start)):
+                mistake = _blocked_mistake(out, a, b, start, block)
+                if mistake:
+                    fail(f"{what}: {mistake}")
+        _check_short(what, run)
+    block = 45  # about √2048: two loops of about 45 steps
+    what = f"scan_blocked(a, b, h0, block={block})"
+
+    def run_long(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> Any:
+        return function(a, b, h0, block=block)
+
+    calls = _operations(what, run_long, LONG)
+    if calls > LONG:
+        fail(
+            f"{what} calls {calls} tensor operations on a {LONG}-step sequence: more than one "
+            "per step, so it loops over every step. Loop over the steps of a block (all blocks "
+            "at once: reshape the time axis into [blocks, block]), then over the blocks."
+        )
+    _check_long_small_gates(what, run_long)
