@@ -35,7 +35,7 @@ NOTEBOOKS = [
     "lessons/05_better_sentiment.ipynb",
     "lessons/06_text_generation.ipynb",
     "lessons/08_seq2seq_attention.ipynb",
-    "exercises/04_gru_classifier.ipynb",
+    "exercises/01_rnn_by_hand.ipynb",
 ]
 RUN_TIMEOUT_MS = 240_000
 
@@ -385,9 +385,9 @@ def cell_output(page, index: int) -> str:
 def test_exercise_01_check_guides_from_stub_to_tick(page, lab):
     notebook = NOTEBOOKS[4]
     source = lab.saved(notebook)["cells"]
-    stub = next(i for i, c in enumerate(source) if "def recurrent_params" in "".join(c["source"]))
+    stub = next(i for i, c in enumerate(source) if "def rnn_step" in "".join(c["source"]))
     check = stub + 1
-    assert "check_recurrent_params" in "".join(source[check]["source"])
+    assert "check_rnn_step" in "".join(source[check]["source"])
     open_notebook(page, lab, notebook)
     run_cell(page, 1)  # imports
     run_cell(page, stub)
@@ -395,9 +395,8 @@ def test_exercise_01_check_guides_from_stub_to_tick(page, lab):
     assert "not implemented yet" in cell_output(page, check)
 
     answer = (
-        "def recurrent_params(cell: str, embed_dim: int, hidden_dim: int) -> int:\n"
-        'gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]\n'
-        "return gates * (hidden_dim * (embed_dim + hidden_dim) + 2 * hidden_dim)\n"
+        "def rnn_step(x_t, h_prev, W_xh, W_hh, b):\n"
+        "return torch.tanh(x_t @ W_xh.T + h_prev @ W_hh.T + b)\n"
     )
     editor = page.locator(".jp-Notebook .jp-Cell").nth(stub).locator(".cm-content")
     editor.click()

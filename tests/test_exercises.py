@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from course_utils import exercises as ex
+from course_utils.exercises import ex01_rnn_by_hand as ex01
 from course_utils.exercises import ex03_length_handling as ex03
 from course_utils.exercises import ex04_gru_classifier as ex04
 from course_utils.exercises import ex05_bidirectional_pooling as ex05
@@ -271,6 +272,77 @@ def test_requires_turns_a_stub_into_a_note(capsys) -> None:
     assert "skipped: this cell needs Task 1" in capsys.readouterr().out
     with pytest.raises(ValueError), ex.requires("Task 1"):
         raise ValueError("real errors still surface")
+
+
+# --------------------------------------------------------------------------- 01 RNN by hand
+
+
+def good_step(x_t, h_prev, w_xh, w_hh, b):
+    return torch.tanh(x_t @ w_xh.T + h_prev @ w_hh.T + b)
+
+
+def test_check_rnn_step(capsys) -> None:
+    assert_passes(ex01.check_rnn_step, good_step, capsys)
+    assert_stub_is_friendly(ex01.check_rnn_step, _stub, capsys)
+    assert_rejects(ex01.check_rnn_step, lambda x, h, wx, wh, b: x @ wx.T + h @ wh.T + b, "tanh")
+    assert_rejects(
+        ex01.check_rnn_step,
+        lambda x, h, wx, wh, b: torch.tanh(x @ wx.T + h @ wh + b),
+        "instead of its transpose",
+    )
+    assert_rejects(ex01.check_rnn_step, lambda x, h, wx, wh, b: good_step(x, 0 * h, wx, wh, b),
+                   "ignores h_prev")  # fmt: skip
+
+
+def bptt(x, h0, w_xh, w_hh, b, y, through_time=True, tanh_grad=True, transposed=False):
+    h1 = torch.tanh(w_xh @ x[0] + w_hh @ h0 + b)
+    h2 = torch.tanh(w_xh @ x[1] + w_hh @ h1 + b)
+    d2 = (h2 - y) * ((1 - h2**2) if tanh_grad else 1)
+    d1 = (w_hh.T @ d2) * ((1 - h1**2) if tanh_grad else 1) * (1.0 if through_time else 0.0)
+    grads = {
+        "W_xh": torch.outer(d2, x[1]) + torch.outer(d1, x[0]),
+        "W_hh": torch.outer(d2, h1) + torch.outer(d1, h0),
+        "b": d2 + d1,
+    }
+    return {k: v.T if transposed and k == "W_hh" else v for k, v in grads.items()}
+
+
+def test_check_bptt_two_steps(capsys) -> None:
+    assert_passes(ex01.check_bptt_two_steps, bptt, capsys)
+    assert_stub_is_friendly(ex01.check_bptt_two_steps, _stub, capsys)
+    assert_rejects(ex01.check_bptt_two_steps, lambda *a: bptt(*a, through_time=False),
+                   "only step 2's share", "through time")  # fmt: skip
+    assert_rejects(ex01.check_bptt_two_steps, lambda *a: bptt(*a, tanh_grad=False),
+                   "derivative of tanh")  # fmt: skip
+    assert_rejects(ex01.check_bptt_two_steps, lambda *a: bptt(*a, transposed=True), "transposed")
+
+
+def good_clip(grads, max_norm):
+    total = float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
+    return [g * min(1.0, max_norm / (total + 1e-6)) for g in grads], total
+
+
+def test_check_clip_by_global_norm(capsys) -> None:
+    def per_tensor(grads, max_norm):
+        return [g * min(1.0, max_norm / float(g.norm())) for g in grads], good_clip(grads, 1)[1]
+
+    def by_value(grads, max_norm):
+        return [g.clamp(-max_norm, max_norm) for g in grads], good_clip(grads, 1)[1]
+
+    def always(grads, max_norm):
+        total = good_clip(grads, max_norm)[1]
+        return [g * max_norm / total for g in grads], total
+
+    def norm_after(grads, max_norm):
+        clipped, _ = good_clip(grads, max_norm)
+        return clipped, good_clip(clipped, max_norm)[1]
+
+    assert_passes(ex01.check_clip_by_global_norm, good_clip, capsys)
+    assert_stub_is_friendly(ex01.check_clip_by_global_norm, _stub, capsys)
+    assert_rejects(ex01.check_clip_by_global_norm, per_tensor, "clips each tensor on its own")
+    assert_rejects(ex01.check_clip_by_global_norm, by_value, "clipping by value")
+    assert_rejects(ex01.check_clip_by_global_norm, always, "*up* to max_norm")
+    assert_rejects(ex01.check_clip_by_global_norm, norm_after, "norm after clipping")
 
 
 # --------------------------------------------------------------------------- 04 GRU classifier
