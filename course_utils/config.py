@@ -72,7 +72,7 @@ def checkpoint_dir() -> Path:
     """Where trained models are saved (``COURSE_CHECKPOINT_DIR``, default ``checkpoints/``).
 
     Smoke mode saves into a ``smoke/`` subfolder, so running the tests never
-    overwrites a model a learner trained in full mode (exercise 05 samples from
+    overwrites a model a learner trained in full mode (exercise 06 samples from
     lesson 06's checkpoint, for one).
     """
     env = os.environ.get("COURSE_CHECKPOINT_DIR")
