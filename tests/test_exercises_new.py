@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_utils import exercises as ex
 from course_utils.exercises import ex02_training_loop as ex02
+from course_utils.exercises import ex07_masked_tagging as ex07
+from course_utils.models.tagger import CharCNN
 
 
 def _stub(*args, **kwargs):
@@ -133,3 +136,96 @@ def test_check_train_epoch(capsys) -> None:
         return total / reviews
 
     assert_rejects(check, returns_tensor, ".item()")
+
+
+# --------------------------------------------------------------------------- 07 masked tagging
+
+
+def masked_metrics(scores, tags, lengths, *, wrong_side=False, denominator="real", acc_all=False):
+    steps = torch.arange(scores.size(1))[None, :]
+    mask = steps >= (scores.size(1) - lengths)[:, None] if wrong_side else steps < lengths[:, None]
+    nll = nn.functional.cross_entropy(scores.transpose(1, 2), tags, reduction="none")
+    count = mask.numel() if denominator == "all" else mask.sum()
+    loss = (nll * mask).sum() / count
+    hits = ((scores.argmax(-1) == tags) & mask).sum()
+    return loss, (hits / (mask.numel() if acc_all else mask.sum())).item()
+
+
+def test_check_masked_metrics(capsys) -> None:
+    check = ex07.check_masked_metrics
+    assert_passes(check, masked_metrics, capsys)
+
+    def library(scores, tags, lengths):  # ignore_index does the masking of the loss
+        loss = nn.functional.cross_entropy(scores.flatten(0, 1), tags.flatten(), ignore_index=-100)
+        return loss, masked_metrics(scores, tags, lengths)[1]
+
+    assert_passes(check, library, capsys)
+    assert_stub_is_friendly(check, _stub, capsys)
+    assert_rejects(check, lambda *a: masked_metrics(*a, denominator="all"), "all 24 positions",
+                   "mask.sum()")  # fmt: skip
+    assert_rejects(check, lambda *a: masked_metrics(*a, wrong_side=True), "wrong end")
+    assert_rejects(check, lambda *a: masked_metrics(*a, acc_all=True), "accuracy", "(B * T)")
+    assert_rejects(check, lambda *a: (masked_metrics(*a)[0].item(), masked_metrics(*a)[1]),
+                   "return a torch.Tensor")  # fmt: skip
+    assert_rejects(check, lambda *a: (masked_metrics(*a)[0].detach(), masked_metrics(*a)[1]),
+                   "does not require grad")  # fmt: skip
+
+
+class GoodTagger(nn.Module):
+    def __init__(self, vocab_size, embed_dim, hidden_dim, num_tags, num_chars, char_filters,
+                 padding_idx, char_padding_idx, dropout=0.33):  # fmt: skip
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
+        self.char_cnn = CharCNN(num_chars, 8, char_filters, 3, char_padding_idx)
+        self.rnn = nn.LSTM(embed_dim + char_filters, hidden_dim, num_layers=2, dropout=dropout,
+                           bidirectional=True, batch_first=True)  # fmt: skip
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * hidden_dim, num_tags)
+
+    def features(self, words, chars):
+        return torch.cat([self.embedding(words), self.char_cnn(chars)], dim=-1)
+
+    def forward(self, inputs, lengths):
+        words, chars = inputs
+        x = self.dropout(self.features(words, chars))
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        states, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
+                                        total_length=words.size(1))  # fmt: skip
+        return self.fc(self.dropout(states))
+
+
+class UnpackedTagger(GoodTagger):
+    def forward(self, inputs, lengths):
+        return self.fc(self.rnn(self.features(*inputs))[0])
+
+
+class NoTotalLengthTagger(GoodTagger):
+    def forward(self, inputs, lengths):
+        packed = pack_padded_sequence(self.features(*inputs), lengths, batch_first=True,
+                                      enforce_sorted=False)  # fmt: skip
+        return self.fc(pad_packed_sequence(self.rnn(packed)[0], batch_first=True)[0])
+
+
+class SwappedTagger(GoodTagger):
+    def features(self, words, chars):
+        return torch.cat([self.char_cnn(chars), self.embedding(words)], dim=-1)
+
+
+class SoftmaxTagger(GoodTagger):
+    def forward(self, inputs, lengths):
+        return super().forward(inputs, lengths).log_softmax(-1)
+
+
+class StubTagger(GoodTagger):
+    def forward(self, inputs, lengths):
+        raise NotImplementedError("Hint: read the task.")
+
+
+def test_check_char_tagger(capsys) -> None:
+    check = ex07.check_char_tagger
+    assert_passes(check, GoodTagger, capsys)
+    assert_stub_is_friendly(check, StubTagger, capsys)
+    assert_rejects(check, UnpackedTagger, "padding leak", "backward direction")
+    assert_rejects(check, NoTotalLengthTagger, "total_length")
+    assert_rejects(check, SwappedTagger, "[character features; word embedding]")
+    assert_rejects(check, SoftmaxTagger, "probabilities")
