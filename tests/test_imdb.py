@@ -90,7 +90,7 @@ def test_ngram_loaders_batch_each_reviews_features_and_a_model_reads_them_in_ord
     data = load_imdb(per_split=SMOKE_PER_SPLIT)
     loaders = imdb_ngram_dataloaders(data, num_buckets=2**12, batch_size=16)
     assert len(loaders.valid.dataset) == len(data.valid)
-    features, counts, labels = next(iter(loaders.train))
+    features, counts, _ = next(iter(loaders.train))
     assert features.shape == (16, int(counts.max())) and (features < 2**12).all()
     assert ((features == 0).sum(dim=1) == counts.max() - counts).all()  # only padding is 0
     model = NgramClassifier(2**12)
