@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from course_utils import exercises as ex
 from course_utils.exercises import ex02_training_loop as ex02
 from course_utils.exercises import ex07_masked_tagging as ex07
+from course_utils.exercises import ex08_attention_decoding as ex08
 from course_utils.models.tagger import CharCNN
 
 
@@ -229,3 +230,159 @@ def test_check_char_tagger(capsys) -> None:
     assert_rejects(check, NoTotalLengthTagger, "total_length")
     assert_rejects(check, SwappedTagger, "[character features; word embedding]")
     assert_rejects(check, SoftmaxTagger, "probabilities")
+
+
+# --------------------------------------------------------------------------- 08 attention decoding
+
+
+class GoodAttention(nn.Module):
+    def __init__(self, enc_dim, dec_dim, attn_dim, *, variant=""):
+        super().__init__()
+        self.W = nn.Linear(dec_dim, attn_dim, bias=False)
+        self.U = nn.Linear(enc_dim, attn_dim)
+        self.v = nn.Linear(attn_dim, 1, bias=False)
+        self.variant = variant
+
+    def forward(self, query, states, mask):
+        inner = self.W(query)[:, None, :] + self.U(states)
+        scores = self.v(inner if self.variant == "no tanh" else torch.tanh(inner)).squeeze(-1)
+        if self.variant == "zero fill":
+            weights = torch.softmax(scores.masked_fill(~mask, 0.0), dim=-1)
+        elif self.variant == "no mask":
+            weights = torch.softmax(scores, dim=-1)
+        elif self.variant == "after softmax":
+            weights = torch.softmax(scores, dim=-1) * mask
+        else:
+            dim = 0 if self.variant == "batch axis" else -1
+            weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
+        values = self.U(states) if self.variant == "keys" else states
+        return (weights[..., None] * values).sum(dim=1), weights
+
+
+def _attention(variant):
+    return lambda *a, **k: GoodAttention(*a, **k, variant=variant)
+
+
+class StubAttention(GoodAttention):
+    def forward(self, query, states, mask):
+        raise NotImplementedError("Hint: read the task.")
+
+
+def test_08_check_attention(capsys) -> None:
+    check = ex08.check_attention
+    assert_passes(check, GoodAttention, capsys)
+    assert_stub_is_friendly(check, StubAttention, capsys)
+    assert_rejects(check, _attention("zero fill"), "padding leak", "exp(0) = 1", "-inf")
+    assert_rejects(check, _attention("no mask"), "padding leak", "not used")
+    assert_rejects(check, _attention("batch axis"), "batch axis", "last axis")
+    assert_rejects(check, _attention("no tanh"), "miss the tanh")
+    assert_rejects(check, _attention("after softmax"), "after the softmax", "sum to 1")
+    assert_rejects(check, _attention("keys"), "you summed the keys")
+
+
+def _cut(row, eos, how="before"):
+    if eos not in row:
+        return row
+    i = row.index(eos)
+    return {"before": row[:i], "keep": row[: i + 1], "drop": row[: max(i - 1, 0)]}[how]
+
+
+@torch.no_grad()
+def greedy(model, src, lengths, sos, eos, pad, max_len=50, *, ban=True, cut="before",
+           stop="all"):  # fmt: skip
+    memory = model.encode(src, lengths)
+    hidden = model.initial_hidden(memory)
+    prev = torch.full((src.size(0),), sos)
+    done = torch.zeros(src.size(0), dtype=torch.bool)
+    words = []
+    for _ in range(max_len):
+        logits, hidden, _ = model.step(prev, hidden, memory)
+        if ban:
+            logits[:, [sos, pad]] = float("-inf")
+        prev = logits.argmax(-1)
+        words.append(prev)
+        done |= prev == eos
+        if (stop == "all" and done.all()) or (stop == "any" and done.any()):
+            break
+    rows = torch.stack(words, dim=1).tolist()
+    return [row if cut == "none" else _cut(row, eos, cut) for row in rows]
+
+
+def test_08_tiny_translator_makes_the_cases_the_checks_need() -> None:
+    model, (src, lengths) = ex08.tiny_translator(), ex08.tiny_batch()
+    args = dict(sos=ex08.SOS, eos=ex08.EOS, pad=ex08.PAD, max_len=ex08.MAX_LEN)
+    rows = greedy(model, src, lengths, **args)
+    assert len({len(r) for r in rows}) >= 4 and max(map(len, rows)) == ex08.MAX_LEN, rows
+    unbanned = greedy(model, src, lengths, **args, ban=False)
+    assert any(ex08.SOS in r or ex08.PAD in r for r in unbanned), unbanned
+    normalised = ex08._package_beam(model, src, lengths, 1.0)
+    raw = ex08._package_beam(model, src, lengths, 0.0)
+    assert sum(map(len, raw)) < sum(map(len, normalised)), (raw, normalised)
+    assert normalised != rows
+
+
+def test_08_check_greedy(capsys) -> None:
+    check = ex08.check_greedy
+    assert_passes(check, greedy, capsys)
+    assert_stub_is_friendly(check, _stub, capsys)
+    assert_rejects(check, lambda *a, **k: greedy(*a, **k, cut="keep"), "off by one",
+                   "keep their <eos>")  # fmt: skip
+    assert_rejects(check, lambda *a, **k: greedy(*a, **k, cut="drop"), "off by one",
+                   "lost its last word")  # fmt: skip
+    assert_rejects(check, lambda *a, **k: greedy(*a, **k, cut="none"), "goes on after its <eos>")
+    assert_rejects(check, lambda *a, **k: greedy(*a, **k, stop="any"), "first one writes <eos>",
+                   "per sentence")  # fmt: skip
+    assert_rejects(check, lambda *a, **k: greedy(*a, **k, ban=False), "<sos>", "-inf")
+
+    def padded_tensor(*a, **k):
+        return torch.tensor([r + [1] * (8 - len(r)) for r in greedy(*a, **k)])
+
+    assert_rejects(check, padded_tensor, "one list of word ids per sentence")
+
+
+@torch.no_grad()
+def beam(model, src, lengths, sos, eos, pad, beam_width=3, max_len=50, alpha=1.0, *,
+         normalise=True, count_eos=True):  # fmt: skip
+    results = []
+    for b in range(src.size(0)):
+        n = int(lengths[b])
+        memory = model.encode(src[b : b + 1, :n], lengths[b : b + 1])
+        hidden = model.initial_hidden(memory)
+        scores, tokens = torch.zeros(1), [[]]
+        done = torch.zeros(1, dtype=torch.bool)
+        prev = torch.tensor([sos])
+        for _ in range(max_len):
+            rows = len(tokens)
+            logits, hidden, _ = model.step(
+                prev, hidden, tuple(t.expand(rows, *t.shape[1:]) for t in memory)
+            )
+            logp = logits.log_softmax(-1)
+            logp[:, [sos, pad]] = float("-inf")
+            logp[done] = float("-inf")
+            logp[done, eos] = 0.0
+            vocab = logp.size(-1)
+            scores, index = (scores[:, None] + logp).view(-1).topk(beam_width)
+            parent, word = index // vocab, index % vocab
+            tokens = [tokens[p] + [w] for p, w in zip(parent.tolist(), word.tolist(), strict=True)]
+            done = done[parent] | (word == eos)
+            hidden, prev = hidden[parent], word
+            if done.all():
+                break
+        length = torch.tensor(
+            [len(_cut(t, eos)) + int(count_eos and eos in t) for t in tokens], dtype=torch.float
+        )
+        final = scores / length.clamp(min=1) ** alpha if normalise else scores
+        results.append(_cut(tokens[int(final.argmax())], eos))
+    return results
+
+
+def test_08_check_beam_search(capsys) -> None:
+    check = ex08.check_beam_search
+    assert_passes(check, beam, capsys)
+    assert_stub_is_friendly(check, _stub, capsys)
+    assert_rejects(check, lambda *a, **k: beam(*a, **k, normalise=False), "*summed*",
+                   "length ** alpha")  # fmt: skip
+    assert_rejects(check, lambda *a, **k: beam(*a, **{**k, "beam_width": 1}), "greedy decoding")
+    assert_rejects(check, lambda *a, **k: beam(*a, **{**k, "alpha": 1.0}), "alpha=0.0")
+    assert_rejects(check, lambda *a, **k: greedy(*a, **{x: k[x] for x in ("sos", "eos", "pad")}),
+                   "sentence")  # fmt: skip
