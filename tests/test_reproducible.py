@@ -17,8 +17,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "lessons" / "01_rnn_from_scratch.ipynb"
+# tqdm writes a rate as "2.5epoch/s" when fast and "1.2s/epoch" when slow: both are times.
 TIMES = re.compile(
-    r"\d+(?:\.\d+)?\s?(?:s|ms|min)\b|\d+:\d+(?::\d+)?|\d+(?:\.\d+)?(?:it|epoch|batch)/s"
+    r"\d+(?:\.\d+)?s/(?:it|epoch|batch)\b|\d+(?:\.\d+)?\s?(?:s|ms|min)\b|\d+:\d+(?::\d+)?"
+    r"|\d+(?:\.\d+)?(?:it|epoch|batch)/s"
 )
 
 
