@@ -63,7 +63,7 @@ class History:
 
     @property
     def best_valid_acc(self) -> float:
-        """Validation accuracy of the best epoch (the weights ``restore_best`` keeps)."""
+        """Validation accuracy of the best epoch (the weights ``fit`` ends with)."""
         if not self.valid_acc:
             return math.nan
         if self.best_epoch is not None and 1 <= self.best_epoch <= len(self.valid_acc):
