@@ -15,6 +15,7 @@ import exercise_generator as gen
 import nbformat
 import pytest
 import torch
+from exercise_harness import _stub, assert_passes, assert_rejects, assert_stub_is_friendly
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -220,31 +221,6 @@ def test_exercises_folder_is_what_the_generator_makes_of_solutions() -> None:
 
 
 # --------------------------------------------------------------------------- check harness
-
-
-def _stub(*args, **kwargs):
-    raise NotImplementedError("Hint: read the task.")
-
-
-def assert_passes(check, answer, capsys) -> None:
-    check(answer)
-    out = capsys.readouterr().out
-    assert out.startswith("✓ Task"), out
-
-
-def assert_stub_is_friendly(check, stub, capsys) -> None:
-    check(stub)  # must not raise
-    out = capsys.readouterr().out
-    assert "not implemented yet" in out and "Hint: read the task." in out, out
-
-
-def assert_rejects(check, answer, *fragments: str) -> None:
-    with pytest.raises(ex.ExerciseCheckError) as info:
-        check(answer)
-    message = str(info.value)
-    assert message.startswith("Task"), message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 def test_check_error_renders_in_ipython_without_a_checker_traceback() -> None:

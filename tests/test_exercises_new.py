@@ -6,42 +6,15 @@ Same pattern as ``tests/test_exercises.py``; kept apart so each exercise's tests
 
 from __future__ import annotations
 
-import pytest
 import torch
+from exercise_harness import _stub, assert_passes, assert_rejects, assert_stub_is_friendly
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_utils import exercises as ex
 from course_utils.exercises import ex02_training_loop as ex02
 from course_utils.exercises import ex07_masked_tagging as ex07
 from course_utils.exercises import ex08_attention_decoding as ex08
 from course_utils.models.tagger import CharCNN
-
-
-def _stub(*args, **kwargs):
-    raise NotImplementedError("Hint: read the task.")
-
-
-def assert_passes(check, answer, capsys) -> None:
-    check(answer)
-    out = capsys.readouterr().out
-    assert out.startswith("✓ Task"), out
-
-
-def assert_stub_is_friendly(check, stub, capsys) -> None:
-    check(stub)  # must not raise
-    out = capsys.readouterr().out
-    assert "not implemented yet" in out and "Hint: read the task." in out, out
-
-
-def assert_rejects(check, answer, *fragments: str) -> None:
-    with pytest.raises(ex.ExerciseCheckError) as info:
-        check(answer)
-    message = str(info.value)
-    assert message.startswith("Task"), message
-    for fragment in fragments:
-        assert fragment in message, message
-
 
 # --------------------------------------------------------------------------- 02 training loop
 
