@@ -7,6 +7,7 @@ ExerciseCheckError naming the mistake).
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -225,20 +226,20 @@ def test_exercises_folder_is_what_the_generator_makes_of_solutions() -> None:
 
 def test_check_error_renders_in_ipython_without_a_checker_traceback() -> None:
     try:
-        ex04.check_recurrent_params(lambda cell, e, h: 0)
+        ex04.check_hidden_for_budget(lambda cell, e, budget: 0)
     except ex.ExerciseCheckError as err:
         lines = err._render_traceback_()
-    assert lines[0].startswith("✗ Task 3 (recurrent_params)")
+    assert lines[0].startswith("✗ Task 3 (hidden_for_budget)")
     assert not any("ex04_gru_classifier.py" in line for line in lines)
 
 
 def test_learner_crash_is_reported_with_what_was_called(capsys) -> None:
-    def crashes(cell, e, h):
+    def crashes(cell, e, budget):
         return {"rnn": 1}[cell] + e["x"]
 
     with pytest.raises(ex.ExerciseCheckError) as info:
-        ex04.check_recurrent_params(crashes)
-    assert "recurrent_params('rnn', 100, 128) raised TypeError" in str(info.value)
+        ex04.check_hidden_for_budget(crashes)
+    assert "hidden_for_budget('rnn', 100, 117760) raised TypeError" in str(info.value)
     assert any("Your code raised" in line for line in info.value._render_traceback_())
 
 
@@ -399,24 +400,37 @@ def test_check_gru_forward(capsys) -> None:
     assert_rejects(ex04.check_gru_forward, SigmoidGRU, "applied a sigmoid")
 
 
-def good_recurrent_params(cell, embed_dim, hidden_dim):
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
-    return gates * (hidden_dim * (embed_dim + hidden_dim) + 2 * hidden_dim)
+def layer_size(cell, embed_dim, hidden_dim, biases=2):
+    return {"rnn": 1, "gru": 3, "lstm": 4}[cell] * hidden_dim * (hidden_dim + embed_dim + biases)
 
 
-def test_check_recurrent_params(capsys) -> None:
-    assert_passes(ex04.check_recurrent_params, good_recurrent_params, capsys)
-    assert_stub_is_friendly(ex04.check_recurrent_params, _stub, capsys)
+def searched_hidden(cell, embed_dim, budget, biases=2):
+    """A correct answer written the slow way: the largest size, by search."""
+    return max(h for h in range(0, 60_000) if layer_size(cell, embed_dim, h, biases) <= budget)
 
-    def one_bias(cell, e, h):
+
+def test_check_hidden_for_budget(capsys) -> None:
+    assert_passes(ex04.check_hidden_for_budget, searched_hidden, capsys)
+    assert_stub_is_friendly(ex04.check_hidden_for_budget, _stub, capsys)
+
+    def rounded_up(cell, e, budget):  # the float root, rounded to the nearest
         g = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
-        return g * (h * (e + h) + h)
+        return round((-(e + 2) + math.sqrt((e + 2) ** 2 + 4 * budget / g)) / 2 + 0.5)
 
-    def gru_as_lstm(cell, e, h):
-        return good_recurrent_params("lstm" if cell == "gru" else cell, e, h)
+    def gru_as_lstm(cell, e, budget):
+        return searched_hidden("lstm" if cell == "gru" else cell, e, budget)
 
-    assert_rejects(ex04.check_recurrent_params, one_bias, "two (bias_ih and bias_hh)")
-    assert_rejects(ex04.check_recurrent_params, gru_as_lstm, "You counted 4 gate block(s)")
+    def as_float(cell, e, budget):
+        return float(searched_hidden(cell, e, budget))
+
+    assert_rejects(ex04.check_hidden_for_budget, rounded_up, "is over the budget", "rounding up")
+    assert_rejects(ex04.check_hidden_for_budget, gru_as_lstm, "from 4 gate block(s)")
+    assert_rejects(ex04.check_hidden_for_budget, as_float, "return an int")
+    assert_rejects(
+        ex04.check_hidden_for_budget,
+        lambda cell, e, budget: searched_hidden(cell, e, budget, biases=1),
+        "one bias vector per gate block",
+    )
 
 
 # ----------------------------------------------------------------- 05 bidirectional and pooling

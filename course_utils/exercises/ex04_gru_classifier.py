@@ -1,4 +1,4 @@
-"""Exercise 04 (a GRU classifier on a parameter budget): layers, forward, parameter count.
+"""Exercise 04 (a GRU classifier on a parameter budget): layers, forward, a layer size for a budget.
 
 The forward check compares the learner's logits with the typical wrong answers (the state
 after the padding, a sigmoid applied twice, two logits per review) before the padding test,
@@ -103,44 +103,75 @@ def check_gru_forward(model_class: type) -> None:
         )
 
 
+GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
 def _pytorch_recurrent_params(cell: str, embed_dim: int, hidden_dim: int) -> int:
     layer = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell](embed_dim, hidden_dim)
     return sum(p.numel() for p in layer.parameters())
 
 
-@exercise_check(
-    "Task 3 (recurrent_params)",
-    "the count matches nn.RNN, nn.GRU and nn.LSTM for every size tried.",
-)
-def check_recurrent_params(function: Callable[[str, int, int], int]) -> None:
-    """``recurrent_params(cell, embed_dim, hidden_dim)`` equals PyTorch's own parameter count."""
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}
-    for cell in ("rnn", "gru", "lstm"):
-        for e, h in ((100, 128), (7, 3)):
-            got = call(f"recurrent_params({cell!r}, {e}, {h})", function, cell, e, h)
-            want = _pytorch_recurrent_params(cell, e, h)
-            if got == want:
-                continue
-            g = gates[cell]
-            if got == g * h * (e + h) + g * h:
-                fail(
-                    f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. You "
-                    "counted one bias vector per gate; PyTorch keeps two (bias_ih and bias_hh)."
-                )
-            if got == g * h * (e + h):
-                fail(
-                    f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. You "
-                    "forgot the biases: two vectors of hidden_dim per gate (bias_ih, bias_hh)."
-                )
-            for other in (1, 2, 3, 4):
-                if other != g and got == other * (h * (e + h) + 2 * h):
-                    fail(
-                        f"recurrent_params({cell!r}, {e}, {h}) = {got:,}; expected {want:,}. "
-                        f"You counted {other} gate block(s); a {cell.upper()} layer has {g} "
-                        "(RNN: 1, GRU: reset, update and candidate, LSTM: input, forget, cell "
-                        "and output)."
-                    )
-            fail(
-                f"recurrent_params({cell!r}, {e}, {h}) = {got!r}; expected {want:,}, which is "
-                f"sum(p.numel() for p in nn.{cell.upper()}({e}, {h}).parameters())."
+def _count(cell: str, embed_dim: int, hidden_dim: int, biases: int = 2) -> int:
+    """The parameters of one layer (PyTorch keeps ``biases=2`` vectors per gate block)."""
+    return GATE_BLOCKS[cell] * hidden_dim * (embed_dim + hidden_dim + biases)
+
+
+def _largest_fitting(cell: str, embed_dim: int, budget: int, biases: int = 2) -> int:
+    """The right answer, found by stepping up from a square-root estimate (no float trust)."""
+    h = max(0, int((budget / GATE_BLOCKS[cell]) ** 0.5) - embed_dim)
+    while _count(cell, embed_dim, h + 1, biases) <= budget:
+        h += 1
+    while h > 0 and _count(cell, embed_dim, h, biases) > budget:
+        h -= 1
+    return h
+
+
+def _diagnose_budget(cell: str, e: int, budget: int, got: int, want: int) -> None:
+    """Name the typical mistakes that give this wrong ``hidden_for_budget`` answer.
+
+    On some sizes several mistakes give the same number, so every one that fits is named.
+    """
+    reasons = []
+    if got == _largest_fitting(cell, e, budget, biases=0):
+        reasons.append("a count without the bias vectors")
+    if got == _largest_fitting(cell, e, budget, biases=1):
+        reasons.append("one bias vector per gate block (PyTorch keeps two: bias_ih and bias_hh)")
+    for other, blocks in GATE_BLOCKS.items():
+        if blocks != GATE_BLOCKS[cell] and got == _largest_fitting(other, e, budget):
+            reasons.append(
+                f"{blocks} gate block(s), where a {cell.upper()} layer has {GATE_BLOCKS[cell]} "
+                "(RNN: 1, GRU: reset, update and candidate, LSTM: input, forget, cell and output)"
             )
+    if got == want + 1:
+        reasons.append("rounding up (or to the nearest) where the size must be rounded down")
+    if got == want - 1:
+        reasons.append("rounding down once too often: the largest size that fits is the answer")
+    fits = "fits" if _count(cell, e, got) <= budget else "is over the budget"
+    message = (
+        f"hidden_for_budget({cell!r}, {e}, {budget:,}) = {got}; expected {want}. "
+        f"A {cell.upper()} layer of {got} units has {_count(cell, e, got):,} parameters and {fits}."
+    )
+    if reasons:
+        message += " That is the answer you get from " + "; or from ".join(reasons) + "."
+    fail(message)
+
+
+@exercise_check(
+    "Task 3 (hidden_for_budget)",
+    "the largest layer within the budget, for every cell, size and budget tried.",
+)
+def check_hidden_for_budget(function: Callable[[str, int, int], int]) -> None:
+    """``hidden_for_budget(cell, embed_dim, budget)`` is the largest layer that fits ``budget``."""
+    cases = [(cell, 100, _pytorch_recurrent_params("lstm", 100, 128)) for cell in GATE_BLOCKS]
+    cases += [(cell, 7, _pytorch_recurrent_params(cell, 7, 3)) for cell in GATE_BLOCKS]  # exact fit
+    cases += [("gru", 300, 10**10), ("rnn", 1, 5), ("lstm", 64, 999)]
+    for cell, e, budget in cases:
+        got = call(f"hidden_for_budget({cell!r}, {e}, {budget})", function, cell, e, budget)
+        if not isinstance(got, int) or isinstance(got, bool):
+            fail(
+                f"hidden_for_budget({cell!r}, {e}, {budget}) returned {got!r} "
+                f"({type(got).__name__}); return an int: nn.GRU needs a whole number of units."
+            )
+        want = _largest_fitting(cell, e, budget)
+        if got != want:
+            _diagnose_budget(cell, e, budget, got, want)
