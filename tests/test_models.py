@@ -1,4 +1,4 @@
-"""Tests of course_utils.models: scratch RNN, seed models and the recurrent classifier."""
+"""Tests of course_utils.models: scratch RNN, the classic models and the recurrent classifier."""
 
 from __future__ import annotations
 
