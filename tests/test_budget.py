@@ -70,6 +70,28 @@ def test_a_budget_too_small_for_its_validations_is_refused():
                     minutes=0.001, rounds=1000)  # fmt: skip
 
 
+class FirstPassSlowed:
+    """A validation loader whose first whole pass is held up, as by another job on the machine."""
+
+    def __init__(self, loader, delay: float) -> None:
+        self.loader, self.delay, self.passes = loader, delay, 0
+
+    def __iter__(self):
+        self.passes += 1
+        if self.passes == 2:  # the first is plan_budget's untimed warm-up batch
+            time.sleep(self.delay)  # so the first timed pass is held up
+        return iter(self.loader)
+
+
+def test_a_plan_is_not_shortened_by_one_slow_validation_pass():
+    model = MinRNNLanguageModel(vocab_size=7, dim=8, num_layers=1)
+    valid = FirstPassSlowed(StreamBatches(torch.randint(0, 7, (2000,)), 4, 16), delay=0.5)
+    plan = plan_budget(model, valid, nn.CrossEntropyLoss(), task=LanguageModelling(),
+                       minutes=0.2, rounds=2)  # fmt: skip
+    assert valid.passes >= 3  # the warm-up batch, then the timed passes
+    assert plan.valid_seconds < 0.25  # the faster pass, not the one held up by 0.5 s
+
+
 def test_a_budgeted_run_keeps_to_its_minutes_and_learns():
     torch.manual_seed(0)
     text = torch.arange(12).repeat(200)  # a counting pattern a model learns in seconds
